@@ -1,0 +1,153 @@
+//! Command-line types (clap). No logic here: each subcommand's `run` lives in
+//! `commands/`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::error::{exit, render};
+
+/// One governed MCP server for every IDE.
+#[derive(Debug, Parser)]
+#[command(
+    name = "toolgate",
+    version,
+    about = "One governed MCP server for every IDE: fans tool calls out to many upstream MCP servers.",
+    after_help = "Examples:\n  toolgate add everything -- npx -y @modelcontextprotocol/server-everything\n  toolgate add time -- uvx mcp-server-time\n  toolgate tools\n  toolgate call time__get_current_time --args '{\"timezone\":\"UTC\"}'\n  toolgate serve            # what the IDE runs"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options of every command.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Use this config file instead of the default one.
+    #[arg(long, global = true, env = "TOOLGATE_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the MCP server (what the IDE launches), over stdio.
+    Serve(ServeArgs),
+    /// Add an upstream MCP server to the config.
+    Add(AddArgs),
+    /// Remove an upstream MCP server from the config.
+    Remove(RemoveArgs),
+    /// Show each upstream: transport, state, tool count, last error.
+    Servers(ServersArgs),
+    /// Show every exposed tool and the upstream it maps to.
+    Tools(ToolsArgs),
+    /// Call one tool through toolgate and print its result.
+    Call(CallArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  toolgate serve\n  TOOLGATE_LOG=debug toolgate serve --config ./config.toml"
+)]
+pub struct ServeArgs {}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  toolgate add everything -- npx -y @modelcontextprotocol/server-everything\n  toolgate add time --env TZ=UTC -- uvx mcp-server-time\n  toolgate add docs --url https://example.com/mcp --header 'X-Team: platform'"
+)]
+pub struct AddArgs {
+    /// Name of the server; also the default prefix of its tools (NAME__tool).
+    pub name: String,
+    /// Remote server: its MCP endpoint (streamable HTTP or SSE).
+    #[arg(long, conflicts_with = "command")]
+    pub url: Option<String>,
+    /// Remote server: a header sent with every request, as 'Name: value'.
+    #[arg(long = "header", value_name = "NAME: VALUE", requires = "url")]
+    pub headers: Vec<String>,
+    /// Stdio server: an environment variable, as NAME=VALUE.
+    #[arg(long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+    /// Stdio server: its working folder.
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// Prefix of exposed names (default: the server's name; "" for none).
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// Per-request timeout, such as 30s or 2m.
+    #[arg(long)]
+    pub timeout: Option<String>,
+    /// Add the server disabled.
+    #[arg(long)]
+    pub disabled: bool,
+    /// Replace an existing server of that name.
+    #[arg(long)]
+    pub force: bool,
+    /// Stdio server: the command and its arguments, after `--`.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// Name of the server to remove.
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ServersArgs {
+    /// Print JSON (a documented shape with a "version" field).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ToolsArgs {
+    /// Print JSON (a documented shape with a "version" field).
+    #[arg(long)]
+    pub json: bool,
+    /// Only this server's tools.
+    #[arg(long)]
+    pub server: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  toolgate call time__get_current_time --args '{\"timezone\":\"UTC\"}'\n  toolgate call everything__echo --args '{\"message\":\"hi\"}' --json"
+)]
+pub struct CallArgs {
+    /// The exposed tool name, as `toolgate tools` shows it.
+    pub tool: String,
+    /// The arguments, a JSON object.
+    #[arg(long, default_value = "{}")]
+    pub args: String,
+    /// Print the raw result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Parses arguments, runs the command, maps errors to exit codes.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match crate::commands::run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            let (text, code) = render(&err);
+            let _ =
+                std::io::Write::write_all(&mut std::io::stderr(), format!("{text}\n").as_bytes());
+            ExitCode::from(code)
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! `toolgate call TOOL --args JSON [--json]`: one tool call through toolgate,
+//! starting only the upstream the name points at where the name says which.
+
+use anyhow::Result;
+use serde_json::Value;
+
+use crate::cli::CallArgs;
+use crate::config::Paths;
+use crate::error::{UserError, exit};
+use crate::upstream::{CallError, describe_call_error};
+
+pub fn run(paths: &Paths, args: CallArgs) -> Result<u8> {
+    let _guard = crate::logging::init(paths, false, "warn");
+    let config = super::load(paths)?.config;
+    let arguments: Value = serde_json::from_str(&args.args).map_err(|e| {
+        UserError::new(format!("--args is not valid JSON: {e}"))
+            .hint("pass an object, such as --args '{\"timezone\":\"UTC\"}'")
+    })?;
+    if !arguments.is_object() {
+        return Err(UserError::new("--args must be a JSON object").into());
+    }
+    // Start only the servers whose prefix the name carries (and unprefixed
+    // ones); all of them when none matches.
+    let by_prefix: Vec<String> = config
+        .enabled_servers()
+        .filter(|(name, s)| {
+            let p = s.prefix(name);
+            p.is_empty() || args.tool.starts_with(&format!("{p}__"))
+        })
+        .map(|(n, _)| n.clone())
+        .collect();
+    let rt = super::runtime()?;
+    rt.block_on(async {
+        let filter = |u: &crate::upstream::Upstream| {
+            by_prefix.is_empty() || by_prefix.iter().any(|n| *n == *u.name)
+        };
+        let mut manager = super::connect(&config, filter).await;
+        if manager.catalog().names.resolve(&args.tool).is_none() && !by_prefix.is_empty() {
+            manager.shutdown().await;
+            manager = super::connect(&config, |_| true).await;
+        }
+        let result = call(&manager, &args.tool, arguments).await;
+        manager.shutdown().await;
+        let result = result?;
+        let is_error = result
+            .get("isError")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        if args.json {
+            super::out(&serde_json::to_string_pretty(&result)?);
+        } else {
+            for item in result
+                .get("content")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                match (
+                    item.get("type").and_then(Value::as_str),
+                    item.get("text").and_then(Value::as_str),
+                ) {
+                    (Some("text"), Some(text)) => super::out(text),
+                    _ => super::out(&item.to_string()),
+                }
+            }
+            if is_error {
+                super::say("error: the tool reported an error (isError: true)");
+            }
+        }
+        Ok(if is_error { exit::PROBLEM } else { exit::OK })
+    })
+}
+
+async fn call(
+    manager: &crate::upstream::manager::Manager,
+    tool: &str,
+    arguments: Value,
+) -> Result<Value> {
+    let catalog = manager.catalog();
+    let Some(target) = catalog.names.resolve(tool) else {
+        let unavailable: Vec<String> = manager
+            .upstreams
+            .iter()
+            .filter(|u| u.config.enabled() && u.live().is_none())
+            .map(|u| u.unavailable_reason())
+            .collect();
+        let mut msg = format!("no tool named \"{tool}\" is exposed");
+        if !unavailable.is_empty() {
+            msg.push_str(&format!(" (and {})", unavailable.join("; ")));
+        }
+        return Err(UserError::problem(msg)
+            .hint("`toolgate tools` lists the exposed tool names")
+            .into());
+    };
+    let up = &manager.upstreams[target.upstream];
+    let live = up
+        .live()
+        .ok_or_else(|| UserError::problem(up.unavailable_reason()))?;
+    let params = serde_json::json!({ "name": target.original, "arguments": arguments }).to_string();
+    let reply = live
+        .conn
+        .call(
+            "tools/call",
+            |_| Some(params),
+            None,
+            up.config.timeout(),
+            std::future::pending(),
+        )
+        .await;
+    match reply {
+        Ok(raw) => Ok(serde_json::from_str(raw.get())?),
+        Err(e @ CallError::Rpc(_)) => {
+            Err(UserError::problem(describe_call_error(&up.name, "tools/call", &e)).into())
+        }
+        Err(e) => Err(UserError::problem(describe_call_error(
+            &up.name,
+            &format!("the call to {}", target.original),
+            &e,
+        ))
+        .into()),
+    }
+}

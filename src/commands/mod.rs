@@ -1,0 +1,104 @@
+//! One file per subcommand, each with `run`.
+
+pub mod add;
+pub mod call;
+pub mod remove;
+pub mod serve;
+pub mod servers;
+pub mod tools;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+use crate::config::{Config, Loaded, Paths};
+
+/// Runs a parsed command line; returns the exit code.
+pub fn run(cli: Cli) -> Result<u8> {
+    let paths = Paths::resolve(cli.global.config.as_deref())?;
+    match cli.command {
+        Command::Serve(args) => serve::run(&paths, args),
+        Command::Add(args) => add::run(&paths, args),
+        Command::Remove(args) => remove::run(&paths, args),
+        Command::Servers(args) => servers::run(&paths, args),
+        Command::Tools(args) => tools::run(&paths, args),
+        Command::Call(args) => call::run(&paths, args),
+    }
+}
+
+/// The single-threaded runtime every command uses: a proxy's work is I/O
+/// bound, and one thread keeps hand-offs between tasks free of cross-thread
+/// wake-ups.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Loads the config for a command.
+pub fn load(paths: &Paths) -> Result<Loaded> {
+    Config::load(paths)
+}
+
+/// Writes data output (listings, results) to stdout. Only commands other
+/// than `serve` use it.
+#[allow(clippy::print_stdout)]
+pub fn out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    if !text.ends_with('\n') {
+        let _ = stdout.write_all(b"\n");
+    }
+    let _ = stdout.flush();
+}
+
+/// Writes a message for people to stderr.
+pub fn say(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{text}");
+}
+
+/// Starts the upstreams accepted by `filter` the way `serve` would (no client
+/// capabilities) and waits until each is ready or has failed.
+pub async fn connect(
+    config: &Config,
+    filter: impl Fn(&crate::upstream::Upstream) -> bool,
+) -> std::sync::Arc<crate::upstream::manager::Manager> {
+    let (manager, _events) = crate::upstream::manager::Manager::new(config);
+    let params = crate::upstream::upstream_init_params(crate::proxy::PROTOCOL_VERSIONS[0], None);
+    manager.start(params, filter);
+    let longest = config
+        .servers
+        .values()
+        .map(|s| s.startup_timeout())
+        .max()
+        .unwrap_or_default();
+    // A failed start moves to "restarting": wait for the first outcome only.
+    let waits = manager.upstreams.iter().map(|u| {
+        let mut rx = u.watch_state();
+        async move {
+            let _ = rx
+                .wait_for(|s| {
+                    !matches!(
+                        s,
+                        crate::upstream::State::Idle | crate::upstream::State::Starting
+                    )
+                })
+                .await;
+        }
+    });
+    let started: Vec<_> = manager
+        .upstreams
+        .iter()
+        .map(|u| u.config.enabled())
+        .collect();
+    let _ = tokio::time::timeout(longest + std::time::Duration::from_secs(1), async {
+        for (w, on) in waits.zip(started) {
+            if on {
+                w.await;
+            }
+        }
+    })
+    .await;
+    manager
+}

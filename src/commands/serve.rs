@@ -1,0 +1,70 @@
+//! `toolgate serve`: the MCP server the IDE launches, over stdio.
+
+use anyhow::Result;
+
+use crate::cli::ServeArgs;
+use crate::config::{Paths, Source};
+use crate::error::exit;
+
+pub fn run(paths: &Paths, _args: ServeArgs) -> Result<u8> {
+    let _guard = crate::logging::init(paths, true, "info");
+    let loaded = super::load(paths)?;
+    match &loaded.source {
+        Source::File(path) => {
+            tracing::info!(config = %path.display(), servers = loaded.config.servers.len(), "toolgate {} serving", env!("CARGO_PKG_VERSION"))
+        }
+        Source::Embedded => tracing::info!(
+            "toolgate {} serving the embedded default (no servers): {} does not exist",
+            env!("CARGO_PKG_VERSION"),
+            paths.config_file.display()
+        ),
+    }
+    let rt = super::runtime()?;
+    rt.block_on(async {
+        let (input, output) = crate::wire::stdio()?;
+        crate::proxy::serve(&loaded.config, input, output, shutdown_signal()).await
+    })?;
+    Ok(exit::OK)
+}
+
+/// Resolves on SIGTERM, SIGINT or SIGHUP (Ctrl-C elsewhere).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut streams = Vec::new();
+        for kind in [
+            SignalKind::terminate(),
+            SignalKind::interrupt(),
+            SignalKind::hangup(),
+        ] {
+            match signal(kind) {
+                Ok(s) => streams.push(s),
+                Err(e) => tracing::warn!("cannot listen for a signal: {e}"),
+            }
+        }
+        if streams.is_empty() {
+            return std::future::pending().await;
+        }
+        let waits = streams.iter_mut().map(|s| Box::pin(s.recv()));
+        let _ = futures_select_all(waits).await;
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Waits for the first of several futures.
+async fn futures_select_all<F: std::future::Future + Unpin>(futures: impl Iterator<Item = F>) {
+    let mut futures: Vec<F> = futures.collect();
+    std::future::poll_fn(|cx| {
+        for f in futures.iter_mut() {
+            if std::pin::Pin::new(f).poll(cx).is_ready() {
+                return std::task::Poll::Ready(());
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
+}

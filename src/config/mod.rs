@@ -1,0 +1,430 @@
+//! The user config, `config.toml`.
+//!
+//! Strict by design: an unknown key is an error that names the key and its
+//! line, so a typo never silently turns a setting off. Every field is
+//! documented here and in the README's configuration reference.
+//!
+//! ```toml
+//! [serve]
+//! max_name_length = 48      # longest exposed tool or prompt name
+//! list_wait = "2s"          # how long tools/list waits for upstreams still starting
+//! max_message_size = 67108864
+//!
+//! [servers.everything]      # a stdio upstream: toolgate starts it
+//! command = "npx"
+//! args = ["-y", "@modelcontextprotocol/server-everything"]
+//! env = { LOG_LEVEL = "info" }
+//! cwd = "/home/me/work"
+//! inherit_env = ["AWS_PROFILE"]
+//! timeout = "2m"            # per request
+//! startup_timeout = "60s"   # spawn to initialize result
+//! prefix = "ev"             # tools exposed as ev__echo (default: the server's name)
+//! enabled = true
+//!
+//! [servers.docs]            # a remote upstream
+//! url = "https://example.com/mcp"
+//! headers = { X-Team = "platform" }
+//! transport = "auto"        # auto | streamable-http | sse
+//! ```
+//!
+//! Where no config file exists, toolgate runs on an embedded default: no
+//! upstream servers, default settings (see [`Config::default`]).
+
+pub mod paths;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+pub use paths::Paths;
+
+use crate::error::UserError;
+use crate::util::ConfigDuration;
+
+/// Default per-request timeout of an upstream.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+/// Default time from spawn (or connect) to the upstream's `initialize` result.
+pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default longest exposed name: 64 (the strictest client limit) minus room for
+/// a client's own prefix such as Claude Code's `mcp__toolgate__` (15 characters).
+pub const DEFAULT_MAX_NAME_LENGTH: usize = 48;
+/// Default limit of one JSON-RPC message, either way.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
+/// Default wait of `tools/list` for upstreams that are still starting.
+pub const DEFAULT_LIST_WAIT: Duration = Duration::from_secs(2);
+
+/// The whole user config.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Settings of the proxy itself.
+    #[serde(default)]
+    pub serve: ServeSettings,
+    /// Upstream MCP servers, by name. The name is also the default prefix of
+    /// their tools and prompts.
+    #[serde(default)]
+    pub servers: BTreeMap<String, ServerConfig>,
+}
+
+/// `[serve]`: settings of the proxy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeSettings {
+    /// Longest exposed tool or prompt name (8 to 64; default 48).
+    pub max_name_length: usize,
+    /// How long `tools/list` (and the other lists) wait for upstreams that are
+    /// still starting before answering with the ones that are ready (default
+    /// "2s"). Late upstreams are announced with `list_changed`.
+    pub list_wait: ConfigDuration,
+    /// Largest JSON-RPC message accepted from the IDE or an upstream, in bytes
+    /// (default 64 MiB). Larger messages are refused with an error.
+    pub max_message_size: usize,
+}
+
+impl Default for ServeSettings {
+    fn default() -> Self {
+        Self {
+            max_name_length: DEFAULT_MAX_NAME_LENGTH,
+            list_wait: ConfigDuration(DEFAULT_LIST_WAIT),
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+        }
+    }
+}
+
+/// `[servers.NAME]`: one upstream MCP server.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Stdio upstream: the program to run. A bare name is searched in `PATH`
+    /// and then where the user's shell would find it (see `upstream::command`).
+    pub command: Option<String>,
+    /// Stdio upstream: its arguments.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Stdio upstream: environment variables set for it.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Stdio upstream: names of further variables of toolgate's own
+    /// environment passed through (beyond the documented base set).
+    #[serde(default)]
+    pub inherit_env: Vec<String>,
+    /// Stdio upstream: its working folder (default: toolgate's).
+    pub cwd: Option<PathBuf>,
+    /// Remote upstream: its MCP endpoint.
+    pub url: Option<String>,
+    /// Remote upstream: HTTP headers sent with every request.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Remote upstream: `auto` (streamable HTTP, falling back to legacy SSE),
+    /// `streamable-http` or `sse`.
+    pub transport: Option<RemoteTransport>,
+    /// `false` keeps the entry but never starts it (default `true`).
+    pub enabled: Option<bool>,
+    /// Per-request timeout (default "2m").
+    pub timeout: Option<ConfigDuration>,
+    /// From spawn or connect to the `initialize` result (default "60s").
+    pub startup_timeout: Option<ConfigDuration>,
+    /// Prefix of exposed tool and prompt names: `PREFIX__tool`. Default: the
+    /// server's name. `""` exposes names unprefixed.
+    pub prefix: Option<String>,
+}
+
+/// How to reach a remote upstream.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RemoteTransport {
+    Auto,
+    StreamableHttp,
+    Sse,
+}
+
+/// Where the config in effect came from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    File(PathBuf),
+    /// No config file exists: the embedded default.
+    Embedded,
+}
+
+/// A loaded, validated config.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    pub source: Source,
+}
+
+impl ServerConfig {
+    pub fn enabled(&self) -> bool {
+        self.enabled.unwrap_or(true)
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0)
+    }
+
+    pub fn startup_timeout(&self) -> Duration {
+        self.startup_timeout
+            .map_or(DEFAULT_STARTUP_TIMEOUT, |d| d.0)
+    }
+
+    /// The prefix of exposed names: the configured one, else the server name.
+    pub fn prefix<'a>(&'a self, name: &'a str) -> &'a str {
+        self.prefix.as_deref().unwrap_or(name)
+    }
+
+    /// `stdio`, `http` or `sse`, for listings.
+    pub fn transport_label(&self) -> &'static str {
+        match (&self.command, self.transport) {
+            (Some(_), _) => "stdio",
+            (None, Some(RemoteTransport::Sse)) => "sse",
+            (None, _) => "http",
+        }
+    }
+}
+
+/// Whether a server name (and a prefix) is acceptable: it becomes part of
+/// exposed names, so it follows their alphabet.
+pub fn valid_server_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 32
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && !name.contains("__")
+}
+
+impl Config {
+    /// Parses and validates config text. `origin` names the file in errors.
+    pub fn parse(text: &str, origin: &Path) -> Result<Self> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            UserError::new(format!(
+                "{} is not a valid toolgate config: {}",
+                origin.display(),
+                e.to_string().trim_end()
+            ))
+            .hint("fix the line shown above; every key is documented in the README's configuration reference")
+        })?;
+        config.validate().map_err(|e| {
+            let hint = e.hint.clone();
+            let mut err = UserError::new(format!("{}: {}", origin.display(), e.message));
+            err.hint = hint;
+            err
+        })?;
+        Ok(config)
+    }
+
+    /// Checks what types alone cannot.
+    pub fn validate(&self) -> std::result::Result<(), UserError> {
+        let s = &self.serve;
+        if !(8..=64).contains(&s.max_name_length) {
+            return Err(UserError::new(format!(
+                "serve.max_name_length is {}, but must be between 8 and 64",
+                s.max_name_length
+            )));
+        }
+        if s.max_message_size < 4096 {
+            return Err(UserError::new(
+                "serve.max_message_size must be at least 4096 bytes",
+            ));
+        }
+        let mut prefixes: BTreeMap<&str, &str> = BTreeMap::new();
+        for (name, server) in &self.servers {
+            let at = format!("servers.{name}");
+            if !valid_server_name(name) {
+                return Err(UserError::new(format!(
+                    "\"{name}\" is not a valid server name: use up to 32 letters, digits, '-' or '_', without \"__\""
+                )));
+            }
+            match (&server.command, &server.url) {
+                (Some(_), Some(_)) => {
+                    return Err(UserError::new(format!(
+                        "{at} sets both command and url; a server is either started by toolgate (command) or remote (url)"
+                    )));
+                }
+                (None, None) => {
+                    return Err(UserError::new(format!(
+                        "{at} sets neither command nor url"
+                    ))
+                    .hint(format!(
+                        "add command = \"...\" for a local server, or url = \"https://...\" for a remote one"
+                    )));
+                }
+                (Some(command), None) => {
+                    if command.trim().is_empty() {
+                        return Err(UserError::new(format!("{at}.command is empty")));
+                    }
+                    if !server.headers.is_empty() || server.transport.is_some() {
+                        return Err(UserError::new(format!(
+                            "{at} is a stdio server (command), so headers and transport do not apply"
+                        )));
+                    }
+                }
+                (None, Some(url)) => {
+                    if !(url.starts_with("http://") || url.starts_with("https://")) {
+                        return Err(UserError::new(format!(
+                            "{at}.url must start with http:// or https://"
+                        )));
+                    }
+                    if !server.args.is_empty()
+                        || !server.env.is_empty()
+                        || server.cwd.is_some()
+                        || !server.inherit_env.is_empty()
+                    {
+                        return Err(UserError::new(format!(
+                            "{at} is a remote server (url), so args, env, inherit_env and cwd do not apply"
+                        )));
+                    }
+                }
+            }
+            if let Some(prefix) = &server.prefix {
+                if !prefix.is_empty() && !valid_server_name(prefix) {
+                    return Err(UserError::new(format!(
+                        "{at}.prefix \"{prefix}\" is not valid: use up to 32 letters, digits, '-' or '_', without \"__\", or \"\" for none"
+                    )));
+                }
+            }
+            if server.timeout.is_some_and(|t| t.0.is_zero())
+                || server.startup_timeout.is_some_and(|t| t.0.is_zero())
+            {
+                return Err(UserError::new(format!(
+                    "{at}: a timeout of zero would fail every request"
+                )));
+            }
+            if server.enabled() {
+                let prefix = server.prefix(name);
+                if !prefix.is_empty() {
+                    if let Some(other) = prefixes.insert(prefix, name) {
+                        return Err(UserError::new(format!(
+                            "servers.{other} and {at} both expose their tools with the prefix \"{prefix}\""
+                        ))
+                        .hint("give one of them another prefix = \"...\""));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads the config from `paths.config_file`, or the embedded default when
+    /// the file does not exist.
+    pub fn load(paths: &Paths) -> Result<Loaded> {
+        let path = &paths.config_file;
+        match std::fs::read_to_string(path) {
+            Ok(text) => Ok(Loaded {
+                config: Self::parse(&text, path)?,
+                source: Source::File(path.clone()),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Loaded {
+                config: Self::default(),
+                source: Source::Embedded,
+            }),
+            Err(e) => Err(UserError::new(format!(
+                "could not read the config file {}: {e}",
+                path.display()
+            ))
+            .into()),
+        }
+    }
+
+    /// Enabled servers, in name order.
+    pub fn enabled_servers(&self) -> impl Iterator<Item = (&String, &ServerConfig)> {
+        self.servers.iter().filter(|(_, s)| s.enabled())
+    }
+}
+
+/// Edits the config file in place, keeping comments and layout, then checks
+/// the result parses before writing it (atomically, mode 0600).
+pub fn edit(
+    path: &Path,
+    change: impl FnOnce(&mut toml_edit::DocumentMut) -> Result<()>,
+) -> Result<()> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("could not read {}", path.display())),
+    };
+    let mut doc = text.parse::<toml_edit::DocumentMut>().map_err(|e| {
+        UserError::new(format!(
+            "{} is not valid TOML: {}",
+            path.display(),
+            e.to_string().trim_end()
+        ))
+    })?;
+    change(&mut doc)?;
+    let new_text = doc.to_string();
+    Config::parse(&new_text, path)?;
+    paths::write_private_file(path, new_text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config> {
+        Config::parse(text, Path::new("config.toml"))
+    }
+
+    #[test]
+    fn empty_config_is_the_default() {
+        let c = parse("").unwrap();
+        assert!(c.servers.is_empty());
+        assert_eq!(c.serve.max_name_length, 48);
+    }
+
+    #[test]
+    fn unknown_keys_name_the_key_and_line() {
+        let err = parse("[servers.a]\ncommand = \"x\"\ncomand = \"y\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("comand"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn full_server_entries_parse() {
+        let c = parse(
+            r#"
+            [servers.ev]
+            command = "npx"
+            args = ["-y", "x"]
+            env = { A = "1" }
+            cwd = "/tmp"
+            timeout = "30s"
+            startup_timeout = 10
+            prefix = ""
+            [servers.docs]
+            url = "https://example.com/mcp"
+            headers = { X-A = "b" }
+            transport = "sse"
+            enabled = false
+            "#,
+        )
+        .unwrap();
+        let ev = &c.servers["ev"];
+        assert_eq!(ev.timeout(), Duration::from_secs(30));
+        assert_eq!(ev.startup_timeout(), Duration::from_secs(10));
+        assert_eq!(ev.prefix("ev"), "");
+        assert_eq!(c.servers["docs"].transport_label(), "sse");
+        assert!(!c.servers["docs"].enabled());
+    }
+
+    #[test]
+    fn refuses_inconsistent_servers() {
+        for bad in [
+            "[servers.a]\ncommand = \"x\"\nurl = \"https://a\"",
+            "[servers.a]\nargs = [\"x\"]",
+            "[servers.a]\nurl = \"ftp://a\"",
+            "[servers.a]\nurl = \"https://a\"\nargs = [\"x\"]",
+            "[servers.\"a b\"]\ncommand = \"x\"",
+            "[servers.a__b]\ncommand = \"x\"",
+            "[servers.a]\ncommand = \"x\"\nprefix = \"p\"\n[servers.b]\ncommand = \"y\"\nprefix = \"p\"",
+            "[servers.a]\ncommand = \"x\"\ntimeout = \"0s\"",
+            "[serve]\nmax_name_length = 100",
+        ] {
+            assert!(parse(bad).is_err(), "accepted: {bad}");
+        }
+    }
+}

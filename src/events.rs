@@ -1,0 +1,81 @@
+//! The governance event sink: one place where everything an auditor may care
+//! about is reported (an upstream started, crashed or was given up; a call
+//! was refused; a tool list changed).
+//!
+//! Today events go to the log (target `toolgate::governance`, level info or
+//! warn). The audit trail will persist them from here, so callers never need
+//! to change: they call [`emit`] and nothing else.
+
+/// A governance event. Borrowed fields: emitting never allocates on the caller's side.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// An upstream finished its handshake.
+    ServerReady {
+        server: &'a str,
+        protocol_version: &'a str,
+        tools: usize,
+        millis: u128,
+    },
+    /// An upstream could not be started.
+    ServerFailed { server: &'a str, error: &'a str },
+    /// A running upstream went away.
+    ServerCrashed { server: &'a str, error: &'a str },
+    /// An upstream's tool list changed while it ran.
+    ToolsChanged { server: &'a str, tools: usize },
+    /// A request was refused before reaching any upstream.
+    CallRefused {
+        method: &'a str,
+        name: &'a str,
+        reason: &'a str,
+    },
+}
+
+/// Reports an event.
+pub fn emit(event: Event<'_>) {
+    match event {
+        Event::ServerReady {
+            server,
+            protocol_version,
+            tools,
+            millis,
+        } => tracing::info!(
+            target: "toolgate::governance",
+            event = "server.ready",
+            server,
+            protocol_version,
+            tools,
+            millis = millis as u64,
+            "server \"{server}\" is ready ({tools} tools, {millis} ms)"
+        ),
+        Event::ServerFailed { server, error } => tracing::warn!(
+            target: "toolgate::governance",
+            event = "server.failed",
+            server,
+            "{error}"
+        ),
+        Event::ServerCrashed { server, error } => tracing::warn!(
+            target: "toolgate::governance",
+            event = "server.crashed",
+            server,
+            "{error}"
+        ),
+        Event::ToolsChanged { server, tools } => tracing::info!(
+            target: "toolgate::governance",
+            event = "tools.changed",
+            server,
+            tools,
+            "server \"{server}\" now lists {tools} tools"
+        ),
+        Event::CallRefused {
+            method,
+            name,
+            reason,
+        } => tracing::info!(
+            target: "toolgate::governance",
+            event = "call.refused",
+            method,
+            name,
+            "{reason}"
+        ),
+    }
+}

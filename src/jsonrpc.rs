@@ -1,0 +1,512 @@
+//! JSON-RPC 2.0 framing for MCP's stdio transport, on raw JSON.
+//!
+//! toolgate forwards messages without re-serialising what it does not need to
+//! touch: ids, params and results stay [`RawValue`]s and are written back byte
+//! for byte. That keeps the proxy transparent (unknown fields, `_meta`, key
+//! order all survive; pins in later issues hash the JSON an upstream sent) and
+//! fast (a `tools/call` result is never parsed into a tree).
+//!
+//! Framing is one JSON object per line, UTF-8, `\n`-terminated (CRLF tolerated).
+//! Lines longer than a configured limit are discarded whole, without buffering
+//! them, and reported as [`Line::TooLong`] with their first bytes so the caller
+//! can still find the request id.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+
+/// JSON-RPC error codes used by toolgate.
+pub mod code {
+    pub const PARSE_ERROR: i64 = -32700;
+    pub const INVALID_REQUEST: i64 = -32600;
+    pub const METHOD_NOT_FOUND: i64 = -32601;
+    pub const INVALID_PARAMS: i64 = -32602;
+    pub const INTERNAL_ERROR: i64 = -32603;
+    /// A request arrived before `initialize`.
+    pub const NOT_INITIALIZED: i64 = -32002;
+    /// The upstream behind a request is not reachable (crashed, failed to start).
+    pub const UPSTREAM_UNAVAILABLE: i64 = -32001;
+    /// The request timed out waiting for an upstream.
+    pub const REQUEST_TIMEOUT: i64 = -32003;
+}
+
+/// The envelope of any JSON-RPC message, borrowed from the line it was read
+/// from. Only the envelope is parsed; members stay raw.
+#[derive(Debug, Deserialize)]
+pub struct Envelope<'a> {
+    #[serde(borrow, default)]
+    pub jsonrpc: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub method: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub params: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub result: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub error: Option<&'a RawValue>,
+}
+
+/// What a message is, decided from its envelope.
+#[derive(Debug)]
+pub enum Kind<'a> {
+    Request {
+        id: &'a RawValue,
+        method: Cow<'a, str>,
+        params: Option<&'a RawValue>,
+    },
+    Notification {
+        method: Cow<'a, str>,
+        params: Option<&'a RawValue>,
+    },
+    Response {
+        id: &'a RawValue,
+        outcome: Result<&'a RawValue, &'a RawValue>,
+    },
+}
+
+/// Why a line is not a usable JSON-RPC message.
+#[derive(Debug)]
+pub enum Malformed<'a> {
+    /// Not JSON at all (or not an object).
+    NotJson(String),
+    /// JSON, but not a JSON-RPC 2.0 message; the id is given when one was found.
+    Invalid {
+        id: Option<&'a RawValue>,
+        why: &'static str,
+    },
+    /// A JSON array: batches were removed from MCP in 2025-06-18.
+    Batch,
+}
+
+/// Parses one line into its envelope and classifies it.
+pub fn parse(line: &[u8]) -> Result<Kind<'_>, Malformed<'_>> {
+    let first = line.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'[') {
+        return Err(Malformed::Batch);
+    }
+    let env: Envelope<'_> =
+        serde_json::from_slice(line).map_err(|e| Malformed::NotJson(e.to_string()))?;
+    if env.jsonrpc.as_deref() != Some("2.0") {
+        return Err(Malformed::Invalid {
+            id: env.id,
+            why: "the \"jsonrpc\" member must be \"2.0\"",
+        });
+    }
+    if let Some(id) = env.id {
+        if !is_valid_id(id) {
+            return Err(Malformed::Invalid {
+                id: None,
+                why: "the \"id\" member must be a string or a number",
+            });
+        }
+    }
+    match (env.id, env.method, env.result, env.error) {
+        (Some(id), Some(method), None, None) => Ok(Kind::Request {
+            id,
+            method,
+            params: env.params,
+        }),
+        (None, Some(method), None, None) => Ok(Kind::Notification {
+            method,
+            params: env.params,
+        }),
+        (Some(id), None, Some(result), None) => Ok(Kind::Response {
+            id,
+            outcome: Ok(result),
+        }),
+        (Some(id), None, None, Some(error)) => Ok(Kind::Response {
+            id,
+            outcome: Err(error),
+        }),
+        (id, ..) => Err(Malformed::Invalid {
+            id,
+            why: "a message needs a \"method\" (request, notification) or exactly one of \"result\" and \"error\" (response)",
+        }),
+    }
+}
+
+fn is_valid_id(id: &RawValue) -> bool {
+    matches!(id.get().as_bytes().first(), Some(b'"' | b'-' | b'0'..=b'9'))
+}
+
+/// Writes `{"jsonrpc":"2.0","id":ID,"result":RESULT}\n`.
+pub fn response(id: &RawValue, result: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(40 + id.get().len() + result.len());
+    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+    out.extend_from_slice(id.get().as_bytes());
+    out.extend_from_slice(b",\"result\":");
+    out.extend_from_slice(result.as_bytes());
+    out.extend_from_slice(b"}\n");
+    out
+}
+
+/// Writes an error response with a raw error object.
+pub fn error_raw(id: Option<&RawValue>, error: &str) -> Vec<u8> {
+    let id = id.map(RawValue::get).unwrap_or("null");
+    let mut out = Vec::with_capacity(40 + id.len() + error.len());
+    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+    out.extend_from_slice(id.as_bytes());
+    out.extend_from_slice(b",\"error\":");
+    out.extend_from_slice(error.as_bytes());
+    out.extend_from_slice(b"}\n");
+    out
+}
+
+/// Writes an error response from a code, a message and optional data.
+pub fn error(
+    id: Option<&RawValue>,
+    code: i64,
+    message: &str,
+    data: Option<&serde_json::Value>,
+) -> Vec<u8> {
+    error_raw(id, &error_object(code, message, data))
+}
+
+/// The JSON text of an error object.
+pub fn error_object(code: i64, message: &str, data: Option<&serde_json::Value>) -> String {
+    let mut obj = serde_json::Map::new();
+    obj.insert("code".into(), code.into());
+    obj.insert("message".into(), message.into());
+    if let Some(data) = data {
+        obj.insert("data".into(), data.clone());
+    }
+    serde_json::Value::Object(obj).to_string()
+}
+
+/// Writes `{"jsonrpc":"2.0","id":ID,"method":M,"params":P}\n`.
+pub fn request(id: &str, method: &str, params: Option<&str>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + id.len() + params.map_or(0, str::len));
+    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+    out.extend_from_slice(id.as_bytes());
+    out.extend_from_slice(b",\"method\":");
+    push_json_str(&mut out, method);
+    if let Some(params) = params {
+        out.extend_from_slice(b",\"params\":");
+        out.extend_from_slice(params.as_bytes());
+    }
+    out.extend_from_slice(b"}\n");
+    out
+}
+
+/// Writes `{"jsonrpc":"2.0","method":M,"params":P}\n`.
+pub fn notification(method: &str, params: Option<&str>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(48 + params.map_or(0, str::len));
+    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"method\":");
+    push_json_str(&mut out, method);
+    if let Some(params) = params {
+        out.extend_from_slice(b",\"params\":");
+        out.extend_from_slice(params.as_bytes());
+    }
+    out.extend_from_slice(b"}\n");
+    out
+}
+
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    // Method names are plain ASCII in practice; fall back to serde for the rest.
+    if s.bytes()
+        .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+    {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(serde_json::to_string(s).unwrap_or_default().as_bytes());
+    }
+}
+
+/// Parses an object shallowly: members in order, their values raw. Used to
+/// rewrite one or two members (a tool name, a progress token) of params or
+/// results without touching the rest.
+pub fn shallow(raw: &RawValue) -> Result<Vec<(String, Box<RawValue>)>, serde_json::Error> {
+    let map: indexmap_like::OrderedRaw = serde_json::from_str(raw.get())?;
+    Ok(map.0)
+}
+
+/// Serialises members back into an object.
+pub fn unshallow(members: &[(String, Box<RawValue>)]) -> String {
+    let mut out = String::with_capacity(
+        2 + members
+            .iter()
+            .map(|(k, v)| k.len() + v.get().len() + 4)
+            .sum::<usize>(),
+    );
+    out.push('{');
+    for (i, (k, v)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(k).unwrap_or_default());
+        out.push(':');
+        out.push_str(v.get());
+    }
+    out.push('}');
+    out
+}
+
+/// Gets a member of a shallow object.
+pub fn member<'a>(members: &'a [(String, Box<RawValue>)], key: &str) -> Option<&'a RawValue> {
+    members
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_ref())
+}
+
+/// Sets (or appends) a member of a shallow object.
+pub fn set_member(members: &mut Vec<(String, Box<RawValue>)>, key: &str, value: Box<RawValue>) {
+    if let Some(slot) = members.iter_mut().find(|(k, _)| k == key) {
+        slot.1 = value;
+    } else {
+        members.push((key.to_owned(), value));
+    }
+}
+
+/// Makes a raw JSON value from a serialisable value.
+pub fn raw<T: serde::Serialize + ?Sized>(value: &T) -> Box<RawValue> {
+    serde_json::value::to_raw_value(value).expect("serialising a plain value cannot fail")
+}
+
+mod indexmap_like {
+    use std::fmt;
+
+    use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+    use serde_json::value::RawValue;
+
+    /// An object's members in order, values raw. Duplicate names are refused.
+    pub struct OrderedRaw(pub Vec<(String, Box<RawValue>)>);
+
+    impl<'de> Deserialize<'de> for OrderedRaw {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = OrderedRaw;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OrderedRaw, A::Error> {
+                    let mut out: Vec<(String, Box<RawValue>)> =
+                        Vec::with_capacity(map.size_hint().unwrap_or(4));
+                    while let Some((k, v)) = map.next_entry::<String, Box<RawValue>>()? {
+                        // Two members with one name would let a proxy and an
+                        // upstream disagree about which one counts (a smuggling
+                        // vector): refuse them.
+                        if out.iter().any(|(seen, _)| *seen == k) {
+                            return Err(serde::de::Error::custom(format!(
+                                "duplicate member \"{k}\""
+                            )));
+                        }
+                        out.push((k, v));
+                    }
+                    Ok(OrderedRaw(out))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+}
+
+/// One line read by [`read_line`].
+#[derive(Debug)]
+pub enum Line {
+    /// A complete line, without its terminator.
+    Message(Vec<u8>),
+    /// A line over the limit, discarded; `head` holds its first bytes.
+    TooLong { head: Vec<u8>, len: usize },
+    /// End of input.
+    Eof,
+}
+
+/// How many bytes of an oversized line are kept for diagnostics.
+const HEAD: usize = 512;
+
+/// Reads one `\n`-terminated line of at most `limit` bytes. Blank lines are
+/// skipped. A last line without a terminator is returned at EOF.
+pub async fn read_line<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    limit: usize,
+) -> std::io::Result<Line> {
+    loop {
+        buf.clear();
+        let mut total = 0usize;
+        let mut too_long = false;
+        loop {
+            let available = reader.fill_buf().await?;
+            if available.is_empty() {
+                if total == 0 {
+                    return Ok(Line::Eof);
+                }
+                break;
+            }
+            let (chunk, found) = match memchr(b'\n', available) {
+                Some(i) => (&available[..i], Some(i)),
+                None => (available, None),
+            };
+            total += chunk.len();
+            if total > limit {
+                // Over the limit: keep only the first bytes, for diagnostics.
+                too_long = true;
+                let keep = HEAD.saturating_sub(buf.len()).min(chunk.len());
+                buf.extend_from_slice(&chunk[..keep]);
+                buf.truncate(HEAD);
+            } else {
+                buf.extend_from_slice(chunk);
+            }
+            let used = found.map_or(chunk.len(), |i| i + 1);
+            reader.consume(used);
+            if found.is_some() {
+                break;
+            }
+        }
+        if too_long {
+            return Ok(Line::TooLong {
+                head: std::mem::take(buf),
+                len: total,
+            });
+        }
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+        if buf.iter().all(u8::is_ascii_whitespace) {
+            continue; // a blank line: keep reading
+        }
+        return Ok(Line::Message(std::mem::take(buf)));
+    }
+}
+
+fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
+    haystack.iter().position(|&b| b == needle)
+}
+
+/// Finds the `"id"` of a message from its first bytes, for a line too long to
+/// parse. Only a number or a simple string id is recognised.
+pub fn sniff_id(head: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(head);
+    let at = text.find("\"id\"")?;
+    let rest = text[at + 4..].trim_start();
+    let rest = rest.strip_prefix(':')?.trim_start();
+    if let Some(s) = rest.strip_prefix('"') {
+        let end = s.find(['"', '\\'])?;
+        if s.as_bytes()[end] == b'\\' {
+            return None;
+        }
+        return Some(format!("\"{}\"", &s[..end]));
+    }
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '-'))
+        .unwrap_or(rest.len());
+    (end > 0 && end < rest.len()).then(|| rest[..end].to_owned())
+}
+
+/// Quotes bytes for a log line: printable ASCII kept, the rest escaped, cut
+/// at `max` bytes. Used for garbage an upstream writes to stdout.
+pub fn escape_for_log(bytes: &[u8], max: usize) -> String {
+    let mut out: String = bytes[..bytes.len().min(max)].escape_ascii().to_string();
+    if bytes.len() > max {
+        out.push_str("...");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_messages() {
+        let r = parse(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#).unwrap();
+        assert!(matches!(r, Kind::Request { .. }));
+        let n = parse(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).unwrap();
+        assert!(matches!(n, Kind::Notification { .. }));
+        let ok = parse(br#"{"jsonrpc":"2.0","id":"a","result":{}}"#).unwrap();
+        assert!(matches!(ok, Kind::Response { outcome: Ok(_), .. }));
+        let err = parse(br#"{"jsonrpc":"2.0","id":2,"error":{"code":1,"message":"x"}}"#).unwrap();
+        assert!(matches!(
+            err,
+            Kind::Response {
+                outcome: Err(_),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        assert!(matches!(parse(b"not json"), Err(Malformed::NotJson(_))));
+        assert!(matches!(parse(b"[1,2]"), Err(Malformed::Batch)));
+        assert!(matches!(
+            parse(br#"{"id":1,"method":"x"}"#),
+            Err(Malformed::Invalid { .. })
+        ));
+        assert!(matches!(
+            parse(br#"{"jsonrpc":"2.0","id":{"a":1},"method":"x"}"#),
+            Err(Malformed::Invalid { id: None, .. })
+        ));
+        assert!(matches!(
+            parse(br#"{"jsonrpc":"2.0","id":1,"result":{},"error":{}}"#),
+            Err(Malformed::Invalid { .. })
+        ));
+        assert!(matches!(parse(b"42"), Err(Malformed::NotJson(_))));
+    }
+
+    #[test]
+    fn shallow_roundtrip_keeps_members_verbatim() {
+        let raw: Box<RawValue> = serde_json::from_str(
+            r#"{"name":"echo","arguments":{"b":1,  "a":[1,2]},"_meta":{"progressToken":7}}"#,
+        )
+        .unwrap();
+        let mut members = shallow(&raw).unwrap();
+        set_member(&mut members, "name", self::raw("ev__echo"));
+        assert_eq!(
+            unshallow(&members),
+            r#"{"name":"ev__echo","arguments":{"b":1,  "a":[1,2]},"_meta":{"progressToken":7}}"#
+        );
+    }
+
+    #[test]
+    fn shallow_refuses_duplicate_members() {
+        let raw: Box<RawValue> = serde_json::from_str(r#"{"name":"a","name":"b"}"#).unwrap();
+        assert!(shallow(&raw).is_err());
+    }
+
+    #[test]
+    fn sniffs_ids() {
+        assert_eq!(
+            sniff_id(br#"{"jsonrpc":"2.0","id":42,"result":{"#).as_deref(),
+            Some("42")
+        );
+        assert_eq!(
+            sniff_id(br#"{"id": "abc","jsonrpc":"2.0""#).as_deref(),
+            Some("\"abc\"")
+        );
+        assert_eq!(sniff_id(br#"{"jsonrpc":"2.0","result":{"#), None);
+    }
+
+    #[tokio::test]
+    async fn reads_lines_with_limit() {
+        let data = b"{\"a\":1}\r\n\n0123456789ABCDEF\nlast".to_vec();
+        let mut reader = tokio::io::BufReader::with_capacity(4, &data[..]);
+        let mut buf = Vec::new();
+        let Line::Message(m) = read_line(&mut reader, &mut buf, 10).await.unwrap() else {
+            panic!()
+        };
+        assert_eq!(m, b"{\"a\":1}");
+        let Line::TooLong { head, len } = read_line(&mut reader, &mut buf, 10).await.unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(len, 16);
+        assert_eq!(head, b"0123456789ABCDEF");
+        let Line::Message(m) = read_line(&mut reader, &mut buf, 10).await.unwrap() else {
+            panic!()
+        };
+        assert_eq!(m, b"last");
+        assert!(matches!(
+            read_line(&mut reader, &mut buf, 10).await.unwrap(),
+            Line::Eof
+        ));
+    }
+}

@@ -1,0 +1,1145 @@
+//! The downstream side: the MCP server the IDE talks to.
+//!
+//! One [`Front`] per IDE connection. It answers `initialize` itself at once,
+//! then has the [`Manager`] start every upstream in the background, mirroring
+//! the IDE's client capabilities. Every request after that is handled in its
+//! own task, so a slow upstream never holds up another:
+//!
+//! ```text
+//! IDE line -> parse envelope -> route (catalog / prompt map / URI map)
+//!          -> upstream Connection::call (id, name, progress token rewritten)
+//!          -> raw result -> IDE
+//! ```
+//!
+//! Ids: requests keep the IDE's id on the way back; upstream requests get the
+//! upstream connection's own ids. Requests an upstream sends to the client
+//! (sampling, elicitation, roots) are relayed with ids of toolgate's own, and
+//! only when the IDE declared the capability; otherwise toolgate answers
+//! "method not found" on the IDE's behalf.
+//!
+//! Protocol versions: toolgate speaks 2024-11-05, 2025-03-26, 2025-06-18 and
+//! 2025-11-25 with the IDE, answering the IDE's version when it is one of
+//! those and 2025-11-25 otherwise. It does not advertise the stateless
+//! 2026-07-28 revision yet: a 2026-07-28 client cannot receive the
+//! server-to-client requests toolgate relays, so such a client is answered
+//! with 2025-11-25, which every 2026 client also speaks. Each upstream
+//! negotiates its own version, starting from the IDE's.
+
+pub mod cursor;
+pub mod names;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+use tokio::io::BufReader;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::config::Config;
+use crate::events::{self, Event};
+use crate::jsonrpc::{self, Kind, Line, Malformed, code};
+use crate::upstream::manager::{FrontEvent, Manager};
+use crate::upstream::{CallError, ProgressRoute, State, describe_call_error, upstream_init_params};
+use crate::wire::{BoxRead, BoxWrite, Outbound};
+use cursor::Cursor;
+
+/// Protocol versions toolgate speaks with the IDE, newest first.
+pub const PROTOCOL_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
+
+/// The `_meta` key under which toolgate puts machine-readable detail.
+pub const META_KEY: &str = "dev.toolgate/error";
+
+/// Most tools in one `tools/list` page.
+const TOOLS_PAGE: usize = 500;
+
+/// What the IDE said in `initialize`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ClientInit {
+    #[serde(default)]
+    protocol_version: String,
+    #[serde(default)]
+    capabilities: Value,
+    #[serde(default)]
+    client_info: Value,
+}
+
+/// An error answer to a request.
+struct RpcError {
+    code: i64,
+    message: String,
+    data: Option<Value>,
+}
+
+impl RpcError {
+    fn new(code: i64, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            data: None,
+        }
+    }
+}
+
+/// What a handler produces.
+enum Answer {
+    /// A raw result.
+    Result(String),
+    /// A raw error object from an upstream, passed through unchanged.
+    UpstreamError(Box<RawValue>),
+    Error(RpcError),
+    /// Cancelled by the IDE: no answer is sent.
+    Nothing,
+}
+
+/// One IDE connection.
+pub struct Front {
+    out: Arc<Outbound>,
+    manager: Arc<Manager>,
+    client: OnceLock<ClientInit>,
+    initialized: AtomicBool,
+    /// In-flight IDE requests, by the raw text of their id: cancellation.
+    inflight: Mutex<HashMap<String, oneshot::Sender<()>>>,
+    /// Requests relayed to the IDE: toolgate's id -> (upstream, its id).
+    relayed: Mutex<HashMap<u64, (usize, Box<RawValue>)>>,
+    next_relay: AtomicU64,
+    /// Set when the IDE can no longer be written to.
+    gone: watch::Sender<bool>,
+    has_servers: bool,
+}
+
+/// Runs the proxy on one pair of streams until the input ends or `stop` fires.
+pub async fn serve(
+    config: &Config,
+    input: BoxRead,
+    output: BoxWrite,
+    stop: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let (manager, events_rx) = Manager::new(config);
+    let front = Arc::new(Front {
+        out: Arc::new(Outbound::new(output)),
+        manager: manager.clone(),
+        client: OnceLock::new(),
+        initialized: AtomicBool::new(false),
+        inflight: Mutex::new(HashMap::new()),
+        relayed: Mutex::new(HashMap::new()),
+        next_relay: AtomicU64::new(1),
+        gone: watch::Sender::new(false),
+        has_servers: config.enabled_servers().next().is_some(),
+    });
+    let relay = tokio::spawn(front.clone().relay_events(events_rx));
+    let mut gone = front.gone.subscribe();
+    let mut reader = BufReader::with_capacity(64 * 1024, input);
+    let mut buf = Vec::with_capacity(8192);
+    let max = config.serve.max_message_size;
+    tokio::pin!(stop);
+    loop {
+        let line = tokio::select! {
+            line = jsonrpc::read_line(&mut reader, &mut buf, max) => line,
+            () = &mut stop => { tracing::info!("stopping on a signal"); break }
+            _ = gone.wait_for(|g| *g) => { tracing::info!("the client stopped reading; stopping"); break }
+        };
+        match line {
+            Ok(Line::Message(line)) => front.on_line(&line).await,
+            Ok(Line::TooLong { head, len }) => {
+                let id = jsonrpc::sniff_id(&head)
+                    .and_then(|id| serde_json::from_str::<Box<RawValue>>(&id).ok());
+                tracing::warn!(
+                    "refused a message of {len} bytes from the client (over serve.max_message_size)"
+                );
+                front
+                    .send(&jsonrpc::error(
+                        id.as_deref(),
+                        code::INVALID_REQUEST,
+                        &format!("toolgate refused a message of {len} bytes: the limit is serve.max_message_size ({max} bytes)"),
+                        None,
+                    ))
+                    .await;
+            }
+            Ok(Line::Eof) => {
+                tracing::info!("the client closed stdin; stopping");
+                break;
+            }
+            Err(e) => {
+                tracing::warn!("could not read from the client: {e}; stopping");
+                break;
+            }
+        }
+    }
+    manager.shutdown().await;
+    relay.abort();
+    Ok(())
+}
+
+impl Front {
+    async fn send(&self, line: &[u8]) {
+        if let Err(e) = self.out.send(line).await {
+            tracing::debug!("could not write to the client: {e}");
+            self.gone.send_replace(true);
+        }
+    }
+
+    async fn on_line(self: &Arc<Self>, line: &[u8]) {
+        match jsonrpc::parse(line) {
+            Ok(Kind::Request { id, method, params }) => {
+                if method == "initialize" {
+                    let answer = self.initialize(params);
+                    self.answer(id, answer).await;
+                    return;
+                }
+                if method == "ping" {
+                    self.send(&jsonrpc::response(id, "{}")).await;
+                    return;
+                }
+                if self.client.get().is_none() {
+                    self.send(&jsonrpc::error(
+                        Some(id),
+                        code::NOT_INITIALIZED,
+                        "toolgate has not been initialized: send initialize first",
+                        None,
+                    ))
+                    .await;
+                    return;
+                }
+                let (cancel_tx, cancel_rx) = oneshot::channel();
+                let key = id.get().to_owned();
+                self.inflight
+                    .lock()
+                    .expect("inflight lock")
+                    .insert(key.clone(), cancel_tx);
+                let front = self.clone();
+                let id = id.to_owned();
+                let method = method.into_owned();
+                let params = params.map(ToOwned::to_owned);
+                tokio::spawn(async move {
+                    let cancelled = async {
+                        let _ = cancel_rx.await;
+                    };
+                    let answer = front.handle(&method, params.as_deref(), cancelled).await;
+                    front.inflight.lock().expect("inflight lock").remove(&key);
+                    front.answer(&id, answer).await;
+                });
+            }
+            Ok(Kind::Notification { method, params }) => {
+                self.on_notification(&method, params).await
+            }
+            Ok(Kind::Response { id, outcome }) => self.on_response(id, outcome).await,
+            Err(Malformed::NotJson(why)) => {
+                tracing::warn!("the client sent a line that is not JSON: {why}");
+                self.send(&jsonrpc::error(
+                    None,
+                    code::PARSE_ERROR,
+                    &format!("toolgate could not parse that message as JSON: {why}"),
+                    None,
+                ))
+                .await;
+            }
+            Err(Malformed::Batch) => {
+                self.send(&jsonrpc::error(
+                    None,
+                    code::INVALID_REQUEST,
+                    "toolgate does not accept JSON-RPC batches (MCP removed them in 2025-06-18); send one message per line",
+                    None,
+                ))
+                .await;
+            }
+            Err(Malformed::Invalid { id, why }) => {
+                tracing::warn!("the client sent an invalid JSON-RPC message: {why}");
+                self.send(&jsonrpc::error(
+                    id,
+                    code::INVALID_REQUEST,
+                    &format!("invalid JSON-RPC message: {why}"),
+                    None,
+                ))
+                .await;
+            }
+        }
+    }
+
+    async fn answer(&self, id: &RawValue, answer: Answer) {
+        let line = match answer {
+            Answer::Result(result) => jsonrpc::response(id, &result),
+            Answer::UpstreamError(error) => jsonrpc::error_raw(Some(id), error.get()),
+            Answer::Error(e) => jsonrpc::error(Some(id), e.code, &e.message, e.data.as_ref()),
+            Answer::Nothing => return,
+        };
+        self.send(&line).await;
+    }
+
+    fn initialize(self: &Arc<Self>, params: Option<&RawValue>) -> Answer {
+        let client: ClientInit = match params.map(|p| serde_json::from_str(p.get())) {
+            Some(Ok(c)) => c,
+            Some(Err(e)) => {
+                return Answer::Error(RpcError::new(
+                    code::INVALID_PARAMS,
+                    format!("invalid initialize params: {e}"),
+                ));
+            }
+            None => ClientInit::default(),
+        };
+        let version = if PROTOCOL_VERSIONS.contains(&client.protocol_version.as_str()) {
+            client.protocol_version.clone()
+        } else {
+            PROTOCOL_VERSIONS[0].to_owned()
+        };
+        let init_params = upstream_init_params(&version, Some(&client.capabilities));
+        let info = |key: &str| {
+            client
+                .client_info
+                .get(key)
+                .and_then(Value::as_str)
+                .unwrap_or("unknown")
+                .to_owned()
+        };
+        tracing::info!(
+            client = %info("name"),
+            client_version = %info("version"),
+            requested = %client.protocol_version,
+            protocol_version = %version,
+            "client initialized"
+        );
+        if self.client.set(client).is_err() {
+            return Answer::Error(RpcError::new(
+                code::INVALID_REQUEST,
+                "toolgate was already initialized on this connection",
+            ));
+        }
+        self.manager.start(init_params, |_| true);
+        let mut result = json!({
+            "protocolVersion": version,
+            "capabilities": {
+                "tools": { "listChanged": true },
+                "prompts": { "listChanged": true },
+                "resources": { "subscribe": true, "listChanged": true },
+                "logging": {},
+                "completions": {},
+            },
+            "serverInfo": {
+                "name": "toolgate",
+                "title": "toolgate",
+                "version": env!("CARGO_PKG_VERSION"),
+            },
+        });
+        if !self.has_servers {
+            result["instructions"] = json!(
+                "toolgate has no upstream MCP servers configured yet, so it offers no tools. \
+                 The user can add one with `toolgate add NAME -- COMMAND [ARGS...]` and restart this server."
+            );
+        }
+        Answer::Result(result.to_string())
+    }
+
+    fn client_declared(&self, capability: &str) -> bool {
+        self.client
+            .get()
+            .and_then(|c| c.capabilities.get(capability))
+            .is_some()
+    }
+
+    async fn on_notification(&self, method: &str, params: Option<&RawValue>) {
+        match method {
+            "notifications/initialized" => {
+                self.initialized.store(true, Ordering::Release);
+            }
+            "notifications/cancelled" => {
+                let Some(id) = params.and_then(|p| request_id_text(p)) else {
+                    return;
+                };
+                let cancel = self.inflight.lock().expect("inflight lock").remove(&id);
+                if let Some(cancel) = cancel {
+                    let _ = cancel.send(());
+                }
+            }
+            "notifications/roots/list_changed" => {
+                for up in &self.manager.upstreams {
+                    if let Some(live) = up.live() {
+                        let _ = live.conn.notify(method, None).await;
+                    }
+                }
+            }
+            other => tracing::debug!("ignoring the client notification {other}"),
+        }
+    }
+
+    async fn on_response(&self, id: &RawValue, outcome: Result<&RawValue, &RawValue>) {
+        let Ok(ours) = id.get().parse::<u64>() else {
+            tracing::debug!(
+                id = id.get(),
+                "the client answered a request toolgate did not send"
+            );
+            return;
+        };
+        let route = self.relayed.lock().expect("relayed lock").remove(&ours);
+        let Some((upstream, upstream_id)) = route else {
+            tracing::debug!(
+                id = ours,
+                "the client answered a request that is no longer pending"
+            );
+            return;
+        };
+        if let Some(live) = self.manager.upstreams[upstream].live() {
+            live.conn.respond(&upstream_id, outcome).await;
+        }
+    }
+
+    /// Handles what upstreams send towards the IDE.
+    async fn relay_events(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<FrontEvent>) {
+        while let Some(event) = rx.recv().await {
+            match event {
+                FrontEvent::ToolsChanged => {
+                    // Coalesce a burst of changes (several upstreams becoming
+                    // ready together) into one notification.
+                    let mut rest = Vec::new();
+                    while let Ok(e) = rx.try_recv() {
+                        if !matches!(e, FrontEvent::ToolsChanged) {
+                            rest.push(e);
+                        }
+                    }
+                    self.send(&jsonrpc::notification(
+                        "notifications/tools/list_changed",
+                        None,
+                    ))
+                    .await;
+                    for e in rest {
+                        self.relay_one(e).await;
+                    }
+                }
+                other => self.relay_one(other).await,
+            }
+        }
+    }
+
+    async fn relay_one(&self, event: FrontEvent) {
+        match event {
+            FrontEvent::ToolsChanged => {
+                self.send(&jsonrpc::notification(
+                    "notifications/tools/list_changed",
+                    None,
+                ))
+                .await;
+            }
+            FrontEvent::Notification {
+                upstream,
+                method,
+                params,
+            } => match method.as_str() {
+                "notifications/cancelled" => {
+                    // The upstream gave up on a request it sent the IDE.
+                    let Some(their) = params.as_deref().and_then(request_id_text) else {
+                        return;
+                    };
+                    let ours = {
+                        let mut relayed = self.relayed.lock().expect("relayed lock");
+                        let found = relayed
+                            .iter()
+                            .find(|(_, (u, id))| *u == upstream && id.get() == their)
+                            .map(|(k, _)| *k);
+                        if let Some(k) = found {
+                            relayed.remove(&k);
+                        }
+                        found
+                    };
+                    if let Some(ours) = ours {
+                        let mut p = params
+                            .as_deref()
+                            .and_then(|p| jsonrpc::shallow(p).ok())
+                            .unwrap_or_default();
+                        jsonrpc::set_member(&mut p, "requestId", jsonrpc::raw(&ours));
+                        self.send(&jsonrpc::notification(
+                            &method,
+                            Some(&jsonrpc::unshallow(&p)),
+                        ))
+                        .await;
+                    }
+                }
+                "notifications/message" => {
+                    // Log messages name the server they came from when they
+                    // do not name a logger themselves.
+                    let server = &self.manager.upstreams[upstream].name;
+                    let params = params.as_deref().map(|p| match jsonrpc::shallow(p) {
+                        Ok(mut m) if jsonrpc::member(&m, "logger").is_none() => {
+                            jsonrpc::set_member(&mut m, "logger", jsonrpc::raw(&**server));
+                            jsonrpc::unshallow(&m)
+                        }
+                        _ => p.get().to_owned(),
+                    });
+                    self.send(&jsonrpc::notification(&method, params.as_deref()))
+                        .await;
+                }
+                _ => {
+                    self.send(&jsonrpc::notification(
+                        &method,
+                        params.as_deref().map(RawValue::get),
+                    ))
+                    .await;
+                }
+            },
+            FrontEvent::Request {
+                upstream,
+                id,
+                method,
+                params,
+            } => self.relay_request(upstream, id, &method, params).await,
+        }
+    }
+
+    /// Relays a request from an upstream to the IDE, where the IDE declared
+    /// the capability it needs.
+    async fn relay_request(
+        &self,
+        upstream: usize,
+        id: Box<RawValue>,
+        method: &str,
+        params: Option<Box<RawValue>>,
+    ) {
+        let needs = match method {
+            "sampling/createMessage" => Some("sampling"),
+            "elicitation/create" => Some("elicitation"),
+            "roots/list" => Some("roots"),
+            _ => None,
+        };
+        let up = &self.manager.upstreams[upstream];
+        let Some(live) = up.live() else { return };
+        let allowed = needs.is_some_and(|cap| self.client_declared(cap));
+        if !allowed {
+            let why = match needs {
+                Some(cap) => format!(
+                    "the client behind toolgate did not declare the {cap} capability, so {method} cannot be relayed"
+                ),
+                None => format!("toolgate does not relay {method} requests to the client"),
+            };
+            let err = jsonrpc::error_object(code::METHOD_NOT_FOUND, &why, None);
+            live.conn
+                .respond(
+                    &id,
+                    Err(&jsonrpc::raw(
+                        &serde_json::from_str::<Value>(&err).unwrap_or_default(),
+                    )),
+                )
+                .await;
+            return;
+        }
+        let ours = self.next_relay.fetch_add(1, Ordering::Relaxed);
+        self.relayed
+            .lock()
+            .expect("relayed lock")
+            .insert(ours, (upstream, id));
+        self.send(&jsonrpc::request(
+            &ours.to_string(),
+            method,
+            params.as_deref().map(RawValue::get),
+        ))
+        .await;
+    }
+
+    /// Handles one request after `initialize`.
+    async fn handle(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+        cancelled: impl std::future::Future<Output = ()>,
+    ) -> Answer {
+        let result = match method {
+            "tools/list" => self.tools_list(params).await,
+            "tools/call" => return self.tools_call(params, cancelled).await,
+            "prompts/list" => self.fan_out(method, params, "prompts", "prompts").await,
+            "resources/list" => self.fan_out(method, params, "resources", "resources").await,
+            "resources/templates/list" => {
+                self.fan_out(method, params, "resources", "resourceTemplates")
+                    .await
+            }
+            "prompts/get" => self.by_prompt(method, params, "name", cancelled).await,
+            "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
+                self.by_uri(method, params, cancelled).await
+            }
+            "completion/complete" => self.complete(params, cancelled).await,
+            "logging/setLevel" => self.set_level(params).await,
+            other => Err(RpcError::new(
+                code::METHOD_NOT_FOUND,
+                format!("toolgate does not support the method {other}"),
+            )),
+        };
+        match result {
+            Ok(answer) => answer,
+            Err(e) => Answer::Error(e),
+        }
+    }
+
+    async fn tools_list(&self, params: Option<&RawValue>) -> Result<Answer, RpcError> {
+        let offset = match cursor_param(params)? {
+            Some(text) => Cursor::decode(&text, "tools/list")
+                .and_then(|c| c.offset)
+                .ok_or_else(|| {
+                    RpcError::new(code::INVALID_PARAMS, "invalid cursor for tools/list")
+                })?,
+            None => 0,
+        };
+        if offset == 0 && self.manager.any_starting() {
+            self.manager.settle(self.manager.settings.list_wait.0).await;
+        }
+        let catalog = self.manager.catalog();
+        let end = (offset + TOOLS_PAGE).min(catalog.tools.len());
+        let mut out = String::with_capacity(
+            64 + catalog
+                .tools
+                .iter()
+                .map(|t| t.json.len() + 1)
+                .sum::<usize>(),
+        );
+        out.push_str("{\"tools\":[");
+        for (i, tool) in catalog
+            .tools
+            .get(offset..end)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&tool.json);
+        }
+        out.push(']');
+        if end < catalog.tools.len() {
+            let next = Cursor {
+                method: "tools/list".into(),
+                offset: Some(end),
+                upstreams: Default::default(),
+            };
+            out.push_str(",\"nextCursor\":");
+            out.push_str(&serde_json::to_string(&next.encode()).unwrap_or_default());
+        }
+        out.push('}');
+        Ok(Answer::Result(out))
+    }
+
+    async fn tools_call(
+        &self,
+        params: Option<&RawValue>,
+        cancelled: impl std::future::Future<Output = ()>,
+    ) -> Answer {
+        let Some(params) = params else {
+            return Answer::Error(RpcError::new(
+                code::INVALID_PARAMS,
+                "tools/call needs params with a name",
+            ));
+        };
+        let Ok(mut members) = jsonrpc::shallow(params) else {
+            return Answer::Error(RpcError::new(
+                code::INVALID_PARAMS,
+                "tools/call params must be a JSON object",
+            ));
+        };
+        let Some(name) = jsonrpc::member(&members, "name")
+            .and_then(|n| serde_json::from_str::<String>(n.get()).ok())
+        else {
+            return Answer::Error(RpcError::new(
+                code::INVALID_PARAMS,
+                "tools/call params need a string \"name\"",
+            ));
+        };
+        let mut target = self.manager.catalog().names.resolve(&name).cloned();
+        if target.is_none() && self.manager.any_starting() {
+            // The IDE may call a tool it remembers before its server is up.
+            self.manager.settle(Duration::from_secs(600)).await;
+            target = self.manager.catalog().names.resolve(&name).cloned();
+        }
+        let Some(target) = target else {
+            let reason = format!("Unknown tool: {name}");
+            events::emit(Event::CallRefused {
+                method: "tools/call",
+                name: &name,
+                reason: &reason,
+            });
+            return Answer::Error(RpcError {
+                code: code::INVALID_PARAMS,
+                message: reason,
+                data: Some(
+                    json!({ "hint": "list the tools again (tools/list): toolgate exposes tools as SERVER__tool" }),
+                ),
+            });
+        };
+        let up = &self.manager.upstreams[target.upstream];
+        let live = match up.live() {
+            Some(live) => live,
+            None if matches!(up.state(), State::Starting) => {
+                match up.wait_ready(up.config.startup_timeout()).await {
+                    Some(live) => live,
+                    None => {
+                        return tool_error(
+                            &up.name,
+                            "unavailable",
+                            &up.unavailable_reason(),
+                            "retry in a few seconds",
+                        );
+                    }
+                }
+            }
+            None => {
+                let hint = if matches!(up.state(), State::Failed(_)) {
+                    "check the server's command in config.toml (toolgate servers shows the error), then restart toolgate"
+                } else {
+                    "retry in a few seconds"
+                };
+                return tool_error(&up.name, "unavailable", &up.unavailable_reason(), hint);
+            }
+        };
+        jsonrpc::set_member(&mut members, "name", jsonrpc::raw(&target.original));
+        let progress = progress_route(&members, &self.out);
+        let has_progress = progress.is_some();
+        let reply = live
+            .conn
+            .call(
+                "tools/call",
+                |uid| {
+                    if has_progress {
+                        set_progress_token(&mut members, uid);
+                    }
+                    Some(jsonrpc::unshallow(&members))
+                },
+                progress,
+                up.config.timeout(),
+                cancelled,
+            )
+            .await;
+        match reply {
+            Ok(result) => Answer::Result(result.get().to_owned()),
+            Err(CallError::Rpc(error)) => Answer::UpstreamError(error),
+            Err(CallError::Cancelled) => Answer::Nothing,
+            Err(e @ CallError::Timeout(_)) => tool_error(
+                &up.name,
+                "timeout",
+                &describe_call_error(&up.name, &format!("the call to {}", target.original), &e),
+                "the server got notifications/cancelled; raise timeout in its config.toml entry if the tool is slow by nature",
+            ),
+            Err(e @ CallError::TooLarge(_)) => tool_error(
+                &up.name,
+                "too_large",
+                &describe_call_error(&up.name, &format!("the call to {}", target.original), &e),
+                "raise serve.max_message_size in config.toml, or ask the tool for less",
+            ),
+            Err(CallError::Closed(why)) => tool_error(
+                &up.name,
+                "upstream_closed",
+                &format!("{why} during the call to {}", target.original),
+                "toolgate restarts the server; retry in a few seconds",
+            ),
+        }
+    }
+
+    /// Lists that every upstream contributes to, with a composite cursor.
+    async fn fan_out(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+        capability: &str,
+        field: &str,
+    ) -> Result<Answer, RpcError> {
+        let cursor = match cursor_param(params)? {
+            Some(text) => Some(Cursor::decode(&text, method).ok_or_else(|| {
+                RpcError::new(code::INVALID_PARAMS, format!("invalid cursor for {method}"))
+            })?),
+            None => None,
+        };
+        if cursor.is_none() && self.manager.any_starting() {
+            self.manager.settle(self.manager.settings.list_wait.0).await;
+        }
+        // (upstream index, its cursor) to read.
+        let targets: Vec<(usize, Option<String>)> = match &cursor {
+            Some(c) => c
+                .upstreams
+                .iter()
+                .filter_map(|(name, cur)| {
+                    Some((self.manager.by_name(name)?.index, Some(cur.clone())))
+                })
+                .collect(),
+            None => self
+                .manager
+                .upstreams
+                .iter()
+                .filter(|u| u.live().is_some_and(|l| l.init.has(capability)))
+                .map(|u| (u.index, None))
+                .collect(),
+        };
+        let mut handles = Vec::with_capacity(targets.len());
+        for (index, cur) in targets {
+            let up = self.manager.upstreams[index].clone();
+            let method = method.to_owned();
+            handles.push(tokio::spawn(async move {
+                let live = up.live()?;
+                let params = cur.map(|c| json!({ "cursor": c }).to_string());
+                let reply = live
+                    .conn
+                    .call(&method, |_| params, None, up.config.timeout(), std::future::pending())
+                    .await;
+                match reply {
+                    Ok(raw) => Some((index, raw)),
+                    Err(e) => {
+                        tracing::warn!(server = %up.name, "{}", describe_call_error(&up.name, &method, &e));
+                        None
+                    }
+                }
+            }));
+        }
+        let mut items: Vec<String> = Vec::new();
+        let mut next = std::collections::BTreeMap::new();
+        for handle in handles {
+            let Ok(Some((index, raw))) = handle.await else {
+                continue;
+            };
+            let page: crate::upstream::Page = match serde_json::from_str(raw.get()) {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(server = %self.manager.upstreams[index].name, "malformed {method} result: {e}");
+                    continue;
+                }
+            };
+            let list = match field {
+                "prompts" => page.prompts,
+                "resources" => page.resources,
+                _ => page.resource_templates,
+            };
+            for item in list.unwrap_or_default() {
+                items.push(self.adopt_item(field, index, &item));
+            }
+            if let Some(c) = page.next_cursor.filter(|c| !c.is_empty()) {
+                next.insert(self.manager.upstreams[index].name.to_string(), c);
+            }
+        }
+        let mut out = format!("{{\"{field}\":[{}]", items.join(","));
+        if !next.is_empty() {
+            let c = Cursor {
+                method: method.to_owned(),
+                offset: None,
+                upstreams: next,
+            };
+            out.push_str(",\"nextCursor\":");
+            out.push_str(&serde_json::to_string(&c.encode()).unwrap_or_default());
+        }
+        out.push('}');
+        Ok(Answer::Result(out))
+    }
+
+    /// Takes one listed item into toolgate's view: prompts are renamed,
+    /// resources and templates remembered for routing.
+    fn adopt_item(&self, field: &str, upstream: usize, item: &RawValue) -> String {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Keys {
+            name: Option<String>,
+            uri: Option<String>,
+            uri_template: Option<String>,
+        }
+        let Ok(keys) = serde_json::from_str::<Keys>(item.get()) else {
+            return item.get().to_owned();
+        };
+        match field {
+            "prompts" => {
+                let Some(name) = keys.name else {
+                    return item.get().to_owned();
+                };
+                let exposed = self.manager.expose_prompt(upstream, &name);
+                match jsonrpc::shallow(item) {
+                    Ok(mut m) => {
+                        jsonrpc::set_member(&mut m, "name", jsonrpc::raw(&exposed));
+                        jsonrpc::unshallow(&m)
+                    }
+                    Err(_) => item.get().to_owned(),
+                }
+            }
+            "resources" => {
+                if let Some(uri) = keys.uri {
+                    self.manager.note_resource(&uri, upstream);
+                }
+                item.get().to_owned()
+            }
+            _ => {
+                if let Some(t) = keys.uri_template {
+                    self.manager.note_template(&t, upstream);
+                }
+                item.get().to_owned()
+            }
+        }
+    }
+
+    /// `prompts/get`: routed by the exposed prompt name.
+    async fn by_prompt(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+        key: &str,
+        cancelled: impl std::future::Future<Output = ()>,
+    ) -> Result<Answer, RpcError> {
+        let mut members = object_params(method, params)?;
+        let name: String = jsonrpc::member(&members, key)
+            .and_then(|n| serde_json::from_str(n.get()).ok())
+            .ok_or_else(|| {
+                RpcError::new(
+                    code::INVALID_PARAMS,
+                    format!("{method} params need a string \"{key}\""),
+                )
+            })?;
+        let target = self.manager.resolve_prompt(&name).ok_or_else(|| {
+            RpcError::new(code::INVALID_PARAMS, format!("Unknown prompt: {name}"))
+        })?;
+        jsonrpc::set_member(&mut members, key, jsonrpc::raw(&target.original));
+        self.forward(target.upstream, method, members, cancelled)
+            .await
+    }
+
+    /// Resource requests: routed by URI.
+    async fn by_uri(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+        cancelled: impl std::future::Future<Output = ()>,
+    ) -> Result<Answer, RpcError> {
+        let members = object_params(method, params)?;
+        let uri: String = jsonrpc::member(&members, "uri")
+            .and_then(|n| serde_json::from_str(n.get()).ok())
+            .ok_or_else(|| {
+                RpcError::new(
+                    code::INVALID_PARAMS,
+                    format!("{method} params need a string \"uri\""),
+                )
+            })?;
+        let candidates = self.manager.resource_candidates(&uri);
+        if candidates.is_empty() {
+            return Err(RpcError::new(
+                code::INVALID_PARAMS,
+                format!("Resource not found: no server offers {uri}"),
+            ));
+        }
+        tokio::pin!(cancelled);
+        let mut last = None;
+        for index in candidates {
+            match self
+                .forward(index, method, members.clone(), &mut cancelled)
+                .await?
+            {
+                Answer::UpstreamError(e) => last = Some(e),
+                other => return Ok(other),
+            }
+        }
+        Ok(last.map_or_else(
+            || {
+                Answer::Error(RpcError::new(
+                    code::INVALID_PARAMS,
+                    format!("Resource not found: {uri}"),
+                ))
+            },
+            Answer::UpstreamError,
+        ))
+    }
+
+    /// `completion/complete`: routed by its reference (a prompt or a resource).
+    async fn complete(
+        &self,
+        params: Option<&RawValue>,
+        cancelled: impl std::future::Future<Output = ()>,
+    ) -> Result<Answer, RpcError> {
+        let method = "completion/complete";
+        let mut members = object_params(method, params)?;
+        let reference = jsonrpc::member(&members, "ref").ok_or_else(|| {
+            RpcError::new(
+                code::INVALID_PARAMS,
+                "completion/complete params need a \"ref\"",
+            )
+        })?;
+        let mut r = jsonrpc::shallow(reference)
+            .map_err(|_| RpcError::new(code::INVALID_PARAMS, "\"ref\" must be an object"))?;
+        let get = |m: &[(String, Box<RawValue>)], k: &str| -> Option<String> {
+            jsonrpc::member(m, k).and_then(|v| serde_json::from_str(v.get()).ok())
+        };
+        match get(&r, "type").as_deref() {
+            Some("ref/prompt") => {
+                let name = get(&r, "name").ok_or_else(|| {
+                    RpcError::new(code::INVALID_PARAMS, "a ref/prompt needs a \"name\"")
+                })?;
+                let target = self.manager.resolve_prompt(&name).ok_or_else(|| {
+                    RpcError::new(code::INVALID_PARAMS, format!("Unknown prompt: {name}"))
+                })?;
+                jsonrpc::set_member(&mut r, "name", jsonrpc::raw(&target.original));
+                jsonrpc::set_member(
+                    &mut members,
+                    "ref",
+                    serde_json::from_str(&jsonrpc::unshallow(&r)).expect("valid JSON"),
+                );
+                self.forward(target.upstream, method, members, cancelled)
+                    .await
+            }
+            Some("ref/resource") => {
+                let uri = get(&r, "uri").ok_or_else(|| {
+                    RpcError::new(code::INVALID_PARAMS, "a ref/resource needs a \"uri\"")
+                })?;
+                let index = *self
+                    .manager
+                    .resource_candidates(&uri)
+                    .first()
+                    .ok_or_else(|| {
+                        RpcError::new(code::INVALID_PARAMS, format!("no server offers {uri}"))
+                    })?;
+                self.forward(index, method, members, cancelled).await
+            }
+            _ => Err(RpcError::new(
+                code::INVALID_PARAMS,
+                "unknown completion reference type",
+            )),
+        }
+    }
+
+    /// `logging/setLevel`: applied to every upstream that logs.
+    async fn set_level(&self, params: Option<&RawValue>) -> Result<Answer, RpcError> {
+        let params = params
+            .ok_or_else(|| RpcError::new(code::INVALID_PARAMS, "logging/setLevel needs a level"))?;
+        self.manager.set_log_level(params.get());
+        for up in &self.manager.upstreams {
+            let Some(live) = up.live() else { continue };
+            if !live.init.has("logging") {
+                continue;
+            }
+            let p = params.get().to_owned();
+            let reply = live
+                .conn
+                .call(
+                    "logging/setLevel",
+                    |_| Some(p),
+                    None,
+                    up.config.timeout(),
+                    std::future::pending(),
+                )
+                .await;
+            if let Err(e) = reply {
+                tracing::debug!(server = %up.name, "{}", describe_call_error(&up.name, "logging/setLevel", &e));
+            }
+        }
+        Ok(Answer::Result("{}".into()))
+    }
+
+    /// Sends a request to one upstream and hands its answer back unchanged.
+    async fn forward(
+        &self,
+        index: usize,
+        method: &str,
+        members: Vec<(String, Box<RawValue>)>,
+        cancelled: impl std::future::Future<Output = ()>,
+    ) -> Result<Answer, RpcError> {
+        let up = &self.manager.upstreams[index];
+        let live = match up.live() {
+            Some(l) => l,
+            None => up
+                .wait_ready(self.manager.settings.list_wait.0)
+                .await
+                .ok_or_else(|| {
+                    RpcError::new(code::UPSTREAM_UNAVAILABLE, up.unavailable_reason())
+                })?,
+        };
+        let mut members = members;
+        let progress = progress_route(&members, &self.out);
+        let has_progress = progress.is_some();
+        let reply = live
+            .conn
+            .call(
+                method,
+                |uid| {
+                    if has_progress {
+                        set_progress_token(&mut members, uid);
+                    }
+                    Some(jsonrpc::unshallow(&members))
+                },
+                progress,
+                up.config.timeout(),
+                cancelled,
+            )
+            .await;
+        match reply {
+            Ok(r) => Ok(Answer::Result(r.get().to_owned())),
+            Err(CallError::Rpc(e)) => Ok(Answer::UpstreamError(e)),
+            Err(CallError::Cancelled) => Ok(Answer::Nothing),
+            Err(e @ CallError::Timeout(_)) => Err(RpcError::new(
+                code::REQUEST_TIMEOUT,
+                describe_call_error(&up.name, method, &e),
+            )),
+            Err(e) => Err(RpcError::new(
+                code::UPSTREAM_UNAVAILABLE,
+                describe_call_error(&up.name, method, &e),
+            )),
+        }
+    }
+}
+
+/// The text of `requestId` in cancellation params.
+fn request_id_text(params: &RawValue) -> Option<String> {
+    let members = jsonrpc::shallow(params).ok()?;
+    jsonrpc::member(&members, "requestId").map(|id| id.get().to_owned())
+}
+
+fn object_params(
+    method: &str,
+    params: Option<&RawValue>,
+) -> Result<Vec<(String, Box<RawValue>)>, RpcError> {
+    params
+        .and_then(|p| jsonrpc::shallow(p).ok())
+        .ok_or_else(|| {
+            RpcError::new(
+                code::INVALID_PARAMS,
+                format!("{method} params must be a JSON object"),
+            )
+        })
+}
+
+fn cursor_param(params: Option<&RawValue>) -> Result<Option<String>, RpcError> {
+    let Some(params) = params else {
+        return Ok(None);
+    };
+    let members = jsonrpc::shallow(params)
+        .map_err(|_| RpcError::new(code::INVALID_PARAMS, "params must be a JSON object"))?;
+    match jsonrpc::member(&members, "cursor") {
+        None => Ok(None),
+        Some(c) if c.get() == "null" => Ok(None),
+        Some(c) => serde_json::from_str(c.get())
+            .map(Some)
+            .map_err(|_| RpcError::new(code::INVALID_PARAMS, "cursor must be a string")),
+    }
+}
+
+/// The IDE's progress token of a request, if it gave one.
+fn progress_route(
+    members: &[(String, Box<RawValue>)],
+    sink: &Arc<Outbound>,
+) -> Option<ProgressRoute> {
+    let meta = jsonrpc::shallow(jsonrpc::member(members, "_meta")?).ok()?;
+    let token = jsonrpc::member(&meta, "progressToken")?;
+    Some(ProgressRoute {
+        token: token.to_owned(),
+        sink: sink.clone(),
+    })
+}
+
+/// Puts toolgate's own progress token (the upstream request id) in `_meta`.
+fn set_progress_token(members: &mut Vec<(String, Box<RawValue>)>, id: u64) {
+    let mut meta = jsonrpc::member(members, "_meta")
+        .and_then(|m| jsonrpc::shallow(m).ok())
+        .unwrap_or_default();
+    jsonrpc::set_member(&mut meta, "progressToken", jsonrpc::raw(&id));
+    let meta: Box<RawValue> = serde_json::from_str(&jsonrpc::unshallow(&meta)).expect("valid JSON");
+    jsonrpc::set_member(members, "_meta", meta);
+}
+
+/// A `tools/call` answered by toolgate itself with `isError: true`: the agent
+/// sees the sentence, scripts the detail under `_meta`.
+fn tool_error(server: &str, kind: &str, message: &str, hint: &str) -> Answer {
+    let text = format!("toolgate: {message}. What to do: {hint}.");
+    Answer::Result(
+        json!({
+            "content": [{ "type": "text", "text": text }],
+            "isError": true,
+            "_meta": { META_KEY: { "kind": kind, "server": server, "hint": hint } },
+        })
+        .to_string(),
+    )
+}

@@ -1,0 +1,199 @@
+//! The local store: one SQLite database in WAL mode, shared by every toolgate
+//! process of the user (one `serve` per IDE window, plus the CLI).
+//!
+//! Schema changes are migrations numbered from 1, recorded in
+//! `PRAGMA user_version` and in the `migrations` table. They are additive
+//! only (new tables, new nullable columns), so an older toolgate keeps
+//! working on a database a newer one has migrated: it sees a higher version,
+//! logs it, and uses the tables it knows. Migrations run under
+//! `BEGIN IMMEDIATE`, so two processes starting together apply each exactly
+//! once.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::config::paths::ensure_private_dir;
+
+/// Every migration, in order. Never edit one that has shipped: add another.
+const MIGRATIONS: &[&str] = &[
+    // 1: bookkeeping, and the last known state of each upstream as seen by
+    // any serve process (for `toolgate servers` and, later, `doctor`).
+    "CREATE TABLE migrations (
+        version INTEGER PRIMARY KEY,
+        applied_at TEXT NOT NULL,
+        by_toolgate TEXT NOT NULL
+     );
+     CREATE TABLE upstream_status (
+        server TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        tools INTEGER,
+        last_error TEXT,
+        pid INTEGER NOT NULL,
+        updated_at TEXT NOT NULL
+     );",
+];
+
+/// The schema version this build knows.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// An open store.
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            ensure_private_dir(dir)?;
+        }
+        let conn = Connection::open(path)
+            .with_context(|| format!("could not open the local store {}", path.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+        }
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut store = Self { conn };
+        store.migrate().with_context(|| {
+            format!(
+                "could not bring the local store {} up to date",
+                path.display()
+            )
+        })?;
+        Ok(store)
+    }
+
+    /// The schema version recorded in the database.
+    pub fn version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let current: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if current > SCHEMA_VERSION {
+            tracing::info!(
+                "the local store has schema version {current}, newer than this toolgate's {SCHEMA_VERSION}; using the parts this version knows"
+            );
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate() {
+            let version = i as i64 + 1;
+            if version <= current {
+                continue;
+            }
+            tx.execute_batch(sql)
+                .with_context(|| format!("migration {version} failed"))?;
+            tx.execute(
+                "INSERT INTO migrations (version, applied_at, by_toolgate) VALUES (?1, strftime('%Y-%m-%dT%H:%M:%fZ','now'), ?2)",
+                rusqlite::params![version, env!("CARGO_PKG_VERSION")],
+            )?;
+            tx.pragma_update(None, "user_version", version)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records the state of an upstream as this process sees it.
+    pub fn record_upstream(
+        &self,
+        server: &str,
+        state: &str,
+        tools: Option<usize>,
+        last_error: Option<&str>,
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO upstream_status (server, state, tools, last_error, pid, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+             ON CONFLICT(server) DO UPDATE SET state = ?2, tools = ?3,
+                last_error = COALESCE(?4, last_error), pid = ?5, updated_at = excluded.updated_at",
+            rusqlite::params![
+                server,
+                state,
+                tools.map(|t| t as i64),
+                last_error,
+                std::process::id()
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The last recorded error of an upstream and when it was recorded.
+    pub fn last_error(&self, server: &str) -> Result<Option<(String, String)>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT last_error, updated_at FROM upstream_status WHERE server = ?1 AND last_error IS NOT NULL",
+                [server],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_tolerates_a_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/toolgate.db");
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.version().unwrap(), SCHEMA_VERSION);
+        store
+            .record_upstream("a", "failed", None, Some("boom"))
+            .unwrap();
+        store.record_upstream("a", "ready", Some(3), None).unwrap();
+        assert_eq!(store.last_error("a").unwrap().unwrap().0, "boom");
+        drop(store);
+        // Reopening applies nothing twice.
+        let store = Store::open(&path).unwrap();
+        let n: i64 = store
+            .conn
+            .query_row("SELECT count(*) FROM migrations", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, SCHEMA_VERSION);
+        // A newer toolgate migrated further: this one still opens it.
+        store
+            .conn
+            .execute_batch("CREATE TABLE future_table (x INTEGER); PRAGMA user_version = 99;")
+            .unwrap();
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.version().unwrap(), 99);
+        store.record_upstream("b", "ready", Some(1), None).unwrap();
+    }
+
+    #[test]
+    fn concurrent_opens_migrate_exactly_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("toolgate.db");
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let p = path.clone();
+                std::thread::spawn(move || Store::open(&p).map(|_| ()))
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap().unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let n: i64 = store
+            .conn
+            .query_row("SELECT count(*) FROM migrations", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, SCHEMA_VERSION);
+    }
+}

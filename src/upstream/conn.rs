@@ -1,0 +1,463 @@
+//! One live JSON-RPC connection to an upstream, as its MCP client.
+//!
+//! Requests toolgate sends upstream get numeric ids from a counter; the
+//! pending table maps each to whoever waits for the answer. Progress tokens
+//! sent upstream are those same numbers, so a progress notification finds its
+//! request in the table and is rewritten to the IDE's own token. The reader
+//! removes a request's entry the moment its response arrives, before handing
+//! the response on: a progress notification that comes after the response
+//! finds nothing and is dropped, and every one that came before it has
+//! already been written to the IDE (the reader handles lines in order).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::value::RawValue;
+use tokio::io::AsyncBufRead;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::jsonrpc::{self, Kind, Line, Malformed};
+use crate::wire::Outbound;
+
+/// Why a request to an upstream got no result.
+#[derive(Debug, Clone)]
+pub enum CallError {
+    /// The upstream answered with a JSON-RPC error (the raw error object).
+    Rpc(Box<RawValue>),
+    /// The connection closed before the answer.
+    Closed(String),
+    /// No answer within the timeout; the upstream was sent `notifications/cancelled`.
+    Timeout(Duration),
+    /// The caller cancelled; the upstream was sent `notifications/cancelled`.
+    Cancelled,
+    /// The answer was larger than `max_message_size`.
+    TooLarge(usize),
+}
+
+pub type Reply = Result<Box<RawValue>, CallError>;
+
+/// Where progress notifications of one request go: the IDE's token and writer.
+pub struct ProgressRoute {
+    pub token: Box<RawValue>,
+    pub sink: Arc<Outbound>,
+}
+
+struct Pending {
+    reply: oneshot::Sender<Reply>,
+    progress: Option<ProgressRoute>,
+}
+
+/// Something an upstream sent that is not an answer to toolgate: handed to
+/// the manager, which relays it.
+#[derive(Debug)]
+pub enum Inbound {
+    /// A notification (list changes, log messages, resource updates...).
+    Notification {
+        method: String,
+        params: Option<Box<RawValue>>,
+    },
+    /// A request to the client (sampling, elicitation, roots).
+    Request {
+        id: Box<RawValue>,
+        method: String,
+        params: Option<Box<RawValue>>,
+    },
+}
+
+/// A live connection. Cheap to share; closed when the reader ends.
+pub struct Connection {
+    server: Arc<str>,
+    out: Arc<Outbound>,
+    pending: Mutex<HashMap<u64, Pending>>,
+    next_id: AtomicU64,
+    closed: watch::Sender<Option<String>>,
+}
+
+impl Connection {
+    pub fn new(server: Arc<str>, out: Arc<Outbound>) -> Arc<Self> {
+        Arc::new(Self {
+            server,
+            out,
+            pending: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            closed: watch::Sender::new(None),
+        })
+    }
+
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// Why the connection closed, once it has.
+    pub fn closed_reason(&self) -> Option<String> {
+        self.closed.borrow().clone()
+    }
+
+    /// Waits until the connection closes; returns why.
+    pub async fn wait_closed(&self) -> String {
+        let mut rx = self.closed.subscribe();
+        loop {
+            if let Some(reason) = rx.borrow_and_update().clone() {
+                return reason;
+            }
+            if rx.changed().await.is_err() {
+                return "closed".into();
+            }
+        }
+    }
+
+    /// Sends a request and waits for its answer, the timeout, or `cancel`.
+    ///
+    /// `params` gets the request's id, which is also its progress token when
+    /// `progress` is given.
+    pub async fn call(
+        &self,
+        method: &str,
+        params: impl FnOnce(u64) -> Option<String>,
+        progress: Option<ProgressRoute>,
+        timeout: Duration,
+        cancel: impl std::future::Future<Output = ()>,
+    ) -> Reply {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut pending = self.pending.lock().expect("pending table poisoned");
+            if let Some(reason) = self.closed_reason() {
+                return Err(CallError::Closed(reason));
+            }
+            pending.insert(
+                id,
+                Pending {
+                    reply: tx,
+                    progress,
+                },
+            );
+        }
+        let line = jsonrpc::request(&id.to_string(), method, params(id).as_deref());
+        if let Err(e) = self.out.send(&line).await {
+            self.forget(id);
+            return Err(CallError::Closed(format!(
+                "could not write to {}: {e}",
+                self.server
+            )));
+        }
+        tokio::select! {
+            biased;
+            reply = rx => reply.unwrap_or_else(|_| Err(CallError::Closed(
+                self.closed_reason().unwrap_or_else(|| "closed".into()),
+            ))),
+            () = tokio::time::sleep(timeout) => {
+                self.abandon(id, "timed out").await;
+                Err(CallError::Timeout(timeout))
+            }
+            () = cancel => {
+                self.abandon(id, "cancelled by the client").await;
+                Err(CallError::Cancelled)
+            }
+        }
+    }
+
+    /// Sends a notification.
+    pub async fn notify(&self, method: &str, params: Option<&str>) -> std::io::Result<()> {
+        self.out.send(&jsonrpc::notification(method, params)).await
+    }
+
+    /// Answers a request the upstream sent (sampling, elicitation, roots).
+    pub async fn respond(&self, id: &RawValue, outcome: Result<&RawValue, &RawValue>) {
+        let line = match outcome {
+            Ok(result) => jsonrpc::response(id, result.get()),
+            Err(error) => jsonrpc::error_raw(Some(id), error.get()),
+        };
+        if let Err(e) = self.out.send(&line).await {
+            tracing::debug!(server = %self.server, "could not answer a request: {e}");
+        }
+    }
+
+    fn forget(&self, id: u64) -> Option<Pending> {
+        self.pending
+            .lock()
+            .expect("pending table poisoned")
+            .remove(&id)
+    }
+
+    /// Gives up on a request: forgets it, and tells the upstream.
+    async fn abandon(&self, id: u64, reason: &str) {
+        if self.forget(id).is_some() {
+            let params = serde_json::json!({ "requestId": id, "reason": reason }).to_string();
+            let _ = self.notify("notifications/cancelled", Some(&params)).await;
+        }
+    }
+
+    /// Closes the connection: every waiting request gets `reason` at once.
+    pub fn close(&self, reason: &str) {
+        let drained: Vec<Pending> = {
+            let mut pending = self.pending.lock().expect("pending table poisoned");
+            self.closed.send_if_modified(|r| {
+                if r.is_none() {
+                    *r = Some(reason.to_owned());
+                    true
+                } else {
+                    false
+                }
+            });
+            pending.drain().map(|(_, p)| p).collect()
+        };
+        let reason = self.closed_reason().unwrap_or_else(|| reason.to_owned());
+        for p in drained {
+            let _ = p.reply.send(Err(CallError::Closed(reason.clone())));
+        }
+    }
+
+    /// Closes the write side: for a stdio upstream, its stdin (its cue to exit).
+    pub async fn close_output(&self) {
+        self.out.close().await;
+    }
+
+    /// Reads the upstream's messages until it closes, then closes the
+    /// connection (failing every waiting request) and returns why.
+    pub async fn read_loop<R: AsyncBufRead + Unpin>(
+        self: Arc<Self>,
+        input: R,
+        max_message: usize,
+        inbound: mpsc::UnboundedSender<Inbound>,
+    ) -> String {
+        let why = self.read_messages(input, max_message, &inbound).await;
+        let reason = format!("the server \"{}\" {why}", self.server);
+        self.close(&reason);
+        reason
+    }
+
+    async fn read_messages<R: AsyncBufRead + Unpin>(
+        &self,
+        mut input: R,
+        max_message: usize,
+        inbound: &mpsc::UnboundedSender<Inbound>,
+    ) -> String {
+        let mut buf = Vec::with_capacity(8192);
+        loop {
+            let line = match jsonrpc::read_line(&mut input, &mut buf, max_message).await {
+                Ok(Line::Message(line)) => line,
+                Ok(Line::TooLong { head, len }) => {
+                    self.too_long(&head, len);
+                    continue;
+                }
+                Ok(Line::Eof) => return "closed its connection (it exited or crashed)".into(),
+                Err(e) => return format!("could not be read: {e}"),
+            };
+            match jsonrpc::parse(&line) {
+                Ok(Kind::Response { id, outcome }) => self.on_response(id, outcome),
+                Ok(Kind::Notification { method, params }) => {
+                    if method == "notifications/progress" {
+                        if let Some(params) = params {
+                            self.on_progress(params).await;
+                        }
+                    } else {
+                        let _ = inbound.send(Inbound::Notification {
+                            method: method.into_owned(),
+                            params: params.map(ToOwned::to_owned),
+                        });
+                    }
+                }
+                Ok(Kind::Request { id, method, params }) => {
+                    if method == "ping" {
+                        self.respond(id, Ok(&jsonrpc::raw(&serde_json::json!({}))))
+                            .await;
+                    } else {
+                        let _ = inbound.send(Inbound::Request {
+                            id: id.to_owned(),
+                            method: method.into_owned(),
+                            params: params.map(ToOwned::to_owned),
+                        });
+                    }
+                }
+                Err(Malformed::NotJson(_)) => tracing::warn!(
+                    server = %self.server,
+                    "the server wrote a line to stdout that is not JSON-RPC (ignored; servers must log to stderr): {}",
+                    jsonrpc::escape_for_log(&line, 120)
+                ),
+                Err(Malformed::Batch) => tracing::warn!(
+                    server = %self.server,
+                    "the server sent a JSON-RPC batch, which MCP does not allow (ignored)"
+                ),
+                Err(Malformed::Invalid { why, .. }) => tracing::warn!(
+                    server = %self.server,
+                    "the server sent an invalid JSON-RPC message (ignored): {why}: {}",
+                    jsonrpc::escape_for_log(&line, 120)
+                ),
+            }
+        }
+    }
+
+    fn on_response(&self, id: &RawValue, outcome: Result<&RawValue, &RawValue>) {
+        let Ok(id) = id.get().parse::<u64>() else {
+            tracing::warn!(server = %self.server, id = id.get(), "the server answered a request toolgate never sent");
+            return;
+        };
+        // A late answer to an abandoned request finds nothing: dropped.
+        if let Some(p) = self.forget(id) {
+            let reply = match outcome {
+                Ok(result) => Ok(result.to_owned()),
+                Err(error) => Err(CallError::Rpc(error.to_owned())),
+            };
+            let _ = p.reply.send(reply);
+        }
+    }
+
+    async fn on_progress(&self, params: &RawValue) {
+        let Ok(mut members) = jsonrpc::shallow(params) else {
+            return;
+        };
+        let Some(id) =
+            jsonrpc::member(&members, "progressToken").and_then(|t| t.get().parse::<u64>().ok())
+        else {
+            return;
+        };
+        let (token, sink) = {
+            let pending = self.pending.lock().expect("pending table poisoned");
+            match pending.get(&id).and_then(|p| p.progress.as_ref()) {
+                Some(route) => (route.token.clone(), route.sink.clone()),
+                None => return, // unknown, finished or abandoned: dropped
+            }
+        };
+        jsonrpc::set_member(&mut members, "progressToken", token);
+        let line = jsonrpc::notification(
+            "notifications/progress",
+            Some(&jsonrpc::unshallow(&members)),
+        );
+        let _ = sink.send(&line).await;
+    }
+
+    fn too_long(&self, head: &[u8], len: usize) {
+        tracing::warn!(
+            server = %self.server,
+            "the server sent a message of {len} bytes, over max_message_size (dropped)"
+        );
+        if let Some(id) = jsonrpc::sniff_id(head).and_then(|id| id.parse::<u64>().ok()) {
+            if let Some(p) = self.forget(id) {
+                let _ = p.reply.send(Err(CallError::TooLarge(len)));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    /// An upstream played by the test over in-memory pipes.
+    fn pair() -> (
+        Arc<Connection>,
+        tokio::io::Lines<BufReader<tokio::io::DuplexStream>>,
+        tokio::io::DuplexStream,
+        mpsc::UnboundedReceiver<Inbound>,
+    ) {
+        let (to_upstream, upstream_reads) = tokio::io::duplex(1 << 16);
+        let (upstream_writes, from_upstream) = tokio::io::duplex(1 << 16);
+        let conn = Connection::new(
+            "test".into(),
+            Arc::new(Outbound::new(Box::pin(to_upstream))),
+        );
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(
+            conn.clone()
+                .read_loop(BufReader::new(from_upstream), 1 << 20, tx),
+        );
+        (
+            conn,
+            BufReader::new(upstream_reads).lines(),
+            upstream_writes,
+            rx,
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_that_is_never_answered_times_out_and_is_cancelled_upstream() {
+        let (conn, mut upstream_in, _upstream_out, _rx) = pair();
+        let timeout = Duration::from_secs(120);
+        let call = conn.call(
+            "tools/call",
+            |_| Some("{}".into()),
+            None,
+            timeout,
+            std::future::pending(),
+        );
+        let (reply, ()) = tokio::join!(call, async {
+            let req = upstream_in.next_line().await.unwrap().unwrap();
+            assert!(req.contains("\"tools/call\""), "{req}");
+        });
+        assert!(matches!(reply, Err(CallError::Timeout(t)) if t == timeout));
+        let cancel = upstream_in.next_line().await.unwrap().unwrap();
+        assert!(
+            cancel.contains("notifications/cancelled") && cancel.contains("\"requestId\":1"),
+            "{cancel}"
+        );
+    }
+
+    #[tokio::test]
+    async fn closing_fails_every_waiting_request_at_once() {
+        let (conn, _upstream_in, upstream_out, _rx) = pair();
+        let call = conn.call(
+            "x",
+            |_| None,
+            None,
+            Duration::from_secs(3600),
+            std::future::pending(),
+        );
+        let (reply, ()) = tokio::join!(call, async move { drop(upstream_out) });
+        match reply {
+            Err(CallError::Closed(why)) => {
+                assert!(why.contains("\"test\" closed its connection"), "{why}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(conn.closed_reason().is_some());
+        // A request made after the close fails at once too.
+        let late = conn
+            .call(
+                "x",
+                |_| None,
+                None,
+                Duration::from_secs(3600),
+                std::future::pending(),
+            )
+            .await;
+        assert!(matches!(late, Err(CallError::Closed(_))));
+    }
+
+    #[tokio::test]
+    async fn progress_is_rewritten_and_late_progress_dropped() {
+        let (conn, mut upstream_in, mut upstream_out, _rx) = pair();
+        let (ide_w, ide_r) = tokio::io::duplex(1 << 16);
+        let sink = Arc::new(Outbound::new(Box::pin(ide_w)));
+        let route = ProgressRoute {
+            token: jsonrpc::raw("ide-token"),
+            sink,
+        };
+        let call = conn.call(
+            "tools/call",
+            |_| Some("{}".into()),
+            Some(route),
+            Duration::from_secs(60),
+            std::future::pending(),
+        );
+        let upstream = async {
+            let _req = upstream_in.next_line().await.unwrap().unwrap();
+            upstream_out.write_all(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":1,\"progress\":1}}\n{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"ok\":true}}\n{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":1,\"progress\":2}}\n").await.unwrap();
+        };
+        let (reply, ()) = tokio::join!(call, upstream);
+        assert_eq!(reply.unwrap().get(), "{\"ok\":true}");
+        drop(conn);
+        let mut ide = BufReader::new(ide_r).lines();
+        let first = ide.next_line().await.unwrap().unwrap();
+        assert_eq!(
+            first,
+            "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":\"ide-token\",\"progress\":1}}"
+        );
+        // The progress sent after the result was dropped: the route went with
+        // the response, so the IDE's stream simply ends.
+        assert_eq!(ide.next_line().await.unwrap(), None);
+    }
+}

@@ -1,0 +1,457 @@
+//! The upstream manager: every configured upstream, their supervisors, and
+//! what is derived from all of them together (the catalog of exposed tools,
+//! the maps that route prompts and resources).
+//!
+//! The manager knows nothing of the IDE's stdio: it hands what upstreams send
+//! (notifications, server-to-client requests) to its owner as
+//! [`FrontEvent`]s. That keeps it separable from the stdio front, so that one
+//! background process may later host the upstreams of several IDE windows.
+//! Per-window state (the IDE's capabilities, progress tokens, ids of relayed
+//! requests) stays in the front.
+//!
+//! The catalog is the one place where the list of exposed tools is computed:
+//! `tools/list`, routing of `tools/call`, and `toolgate tools` all read it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use serde_json::value::RawValue;
+use tokio::sync::{mpsc, watch};
+
+use super::{Inbound, State, Upstream, list_all_tools};
+use crate::config::{Config, ServeSettings};
+use crate::events::{self, Event};
+use crate::jsonrpc;
+use crate::proxy::names::{self, NameTable, Target};
+
+/// What the manager hands to the front.
+#[derive(Debug)]
+pub enum FrontEvent {
+    /// The catalog of exposed tools changed.
+    ToolsChanged,
+    /// A notification from an upstream to relay (prompt and resource list
+    /// changes, resource updates, log messages, cancellations...).
+    Notification {
+        upstream: usize,
+        method: String,
+        params: Option<Box<RawValue>>,
+    },
+    /// A request from an upstream to the client (sampling, elicitation, roots).
+    Request {
+        upstream: usize,
+        id: Box<RawValue>,
+        method: String,
+        params: Option<Box<RawValue>>,
+    },
+}
+
+/// One exposed tool.
+#[derive(Debug, Clone)]
+pub struct ExposedTool {
+    pub exposed: String,
+    pub upstream: usize,
+    pub original: String,
+    /// The tool's JSON as the upstream listed it, with `name` replaced by the
+    /// exposed name; every other member byte for byte.
+    pub json: String,
+}
+
+/// Every exposed tool, and the exact mapping back.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    pub tools: Vec<ExposedTool>,
+    pub names: NameTable,
+}
+
+/// All upstreams of one configuration.
+pub struct Manager {
+    pub upstreams: Vec<Arc<Upstream>>,
+    pub settings: ServeSettings,
+    catalog: RwLock<Arc<Catalog>>,
+    prompt_names: Mutex<HashMap<String, Target>>,
+    resource_routes: Mutex<HashMap<String, usize>>,
+    templates: Mutex<Vec<(String, usize)>>,
+    log_level: Mutex<Option<String>>,
+    front: mpsc::UnboundedSender<FrontEvent>,
+    shutdown: watch::Sender<bool>,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl Manager {
+    /// Builds the manager of a config's servers (disabled ones included, so
+    /// they can be listed). Nothing starts until [`Manager::start`].
+    pub fn new(config: &Config) -> (Arc<Self>, mpsc::UnboundedReceiver<FrontEvent>) {
+        let upstreams = config
+            .servers
+            .iter()
+            .enumerate()
+            .map(|(i, (name, cfg))| Upstream::new(i, name, cfg.clone()))
+            .collect();
+        let (front, rx) = mpsc::unbounded_channel();
+        let manager = Arc::new(Self {
+            upstreams,
+            settings: config.serve.clone(),
+            catalog: RwLock::new(Arc::new(Catalog::default())),
+            prompt_names: Mutex::new(HashMap::new()),
+            resource_routes: Mutex::new(HashMap::new()),
+            templates: Mutex::new(Vec::new()),
+            log_level: Mutex::new(None),
+            front,
+            shutdown: watch::Sender::new(false),
+            tasks: Mutex::new(Vec::new()),
+        });
+        (manager, rx)
+    }
+
+    /// Starts the enabled upstreams accepted by `filter`, all in parallel.
+    /// `init_params` is the raw `initialize` params sent to each.
+    pub fn start(self: &Arc<Self>, init_params: String, filter: impl Fn(&Upstream) -> bool) {
+        let (inbound_tx, inbound_rx) = mpsc::unbounded_channel();
+        let mut tasks = self.tasks.lock().expect("tasks lock");
+        let weak = Arc::downgrade(self);
+        tasks.push(tokio::spawn(pump(weak, inbound_rx)));
+        for up in &self.upstreams {
+            if !up.config.enabled() || !filter(up) {
+                continue;
+            }
+            let weak_changed = Arc::downgrade(self);
+            let weak_ready = Arc::downgrade(self);
+            let ctx = super::SupervisorCtx {
+                init_params: init_params.clone(),
+                max_message: self.settings.max_message_size,
+                inbound: inbound_tx.clone(),
+                tools_changed: Arc::new(move |i| {
+                    if let Some(m) = weak_changed.upgrade() {
+                        m.rebuild_catalog(Some(i));
+                    }
+                }),
+                on_ready: Arc::new(move |i| {
+                    if let Some(m) = weak_ready.upgrade() {
+                        m.announce_ready(i);
+                    }
+                }),
+                shutdown: self.shutdown.subscribe(),
+            };
+            tasks.push(tokio::spawn(super::supervise(up.clone(), ctx)));
+        }
+    }
+
+    /// Stops every upstream and waits for their processes to end.
+    pub async fn shutdown(&self) {
+        self.shutdown.send_replace(true);
+        let tasks: Vec<_> = std::mem::take(&mut *self.tasks.lock().expect("tasks lock"));
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
+
+    pub fn by_name(&self, name: &str) -> Option<&Arc<Upstream>> {
+        self.upstreams.iter().find(|u| &*u.name == name)
+    }
+
+    /// The current catalog.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.read().expect("catalog lock").clone()
+    }
+
+    /// Waits until no started upstream is still starting, or `limit` passes.
+    pub async fn settle(&self, limit: Duration) {
+        let waits = self.upstreams.iter().map(|u| {
+            let mut rx = u.watch_state();
+            async move {
+                let _ = rx
+                    .wait_for(|s| !matches!(s, State::Starting | State::Idle))
+                    .await;
+            }
+        });
+        let all = async {
+            for w in waits {
+                w.await;
+            }
+        };
+        let _ = tokio::time::timeout(limit, all).await;
+    }
+
+    /// Whether any upstream is still starting.
+    pub fn any_starting(&self) -> bool {
+        self.upstreams
+            .iter()
+            .any(|u| matches!(u.state(), State::Starting))
+    }
+
+    /// Remembers the IDE's `logging/setLevel` params for upstreams that start later.
+    pub fn set_log_level(&self, params: &str) {
+        *self.log_level.lock().expect("level lock") = Some(params.to_owned());
+    }
+
+    fn announce_ready(&self, index: usize) {
+        let up = &self.upstreams[index];
+        let Some(live) = up.live() else { return };
+        if let Some((_, took)) = *up.started.lock().expect("lock") {
+            events::emit(Event::ServerReady {
+                server: &up.name,
+                protocol_version: &live.init.protocol_version,
+                tools: up.tools().len(),
+                millis: took.as_millis(),
+            });
+        }
+        let level = self.log_level.lock().expect("level lock").clone();
+        if let (Some(level), true) = (level, live.init.has("logging")) {
+            let timeout = up.config.timeout();
+            tokio::spawn(async move {
+                let _ = live
+                    .conn
+                    .call(
+                        "logging/setLevel",
+                        |_| Some(level),
+                        None,
+                        timeout,
+                        std::future::pending(),
+                    )
+                    .await;
+            });
+        }
+    }
+
+    /// Recomputes the catalog from every upstream's tools, and tells the
+    /// front when what it exposes changed.
+    fn rebuild_catalog(&self, changed: Option<usize>) {
+        let lists: Vec<_> = self.upstreams.iter().map(|u| u.tools()).collect();
+        let mut entries = Vec::new();
+        for (i, up) in self.upstreams.iter().enumerate() {
+            for tool in lists[i].iter() {
+                entries.push((i, &*up.name, up.prefix(), tool.name.as_str(), &tool.raw));
+            }
+        }
+        let (names, exposed) = NameTable::build(
+            entries.iter().map(|(i, s, p, n, _)| (*i, *s, *p, *n)),
+            self.settings.max_name_length,
+        );
+        let tools: Vec<ExposedTool> = entries
+            .iter()
+            .zip(exposed)
+            .map(|((i, _, _, original, raw), exposed)| ExposedTool {
+                json: rename(raw, &exposed),
+                exposed,
+                upstream: *i,
+                original: (*original).to_owned(),
+            })
+            .collect();
+        let new = Arc::new(Catalog { tools, names });
+        let differs = {
+            let mut slot = self.catalog.write().expect("catalog lock");
+            let old = std::mem::replace(&mut *slot, new.clone());
+            old.tools.len() != new.tools.len()
+                || old
+                    .tools
+                    .iter()
+                    .zip(&new.tools)
+                    .any(|(a, b)| a.json != b.json || a.upstream != b.upstream)
+        };
+        if let Some(i) = changed {
+            if self.upstreams[i].state() == State::Ready {
+                events::emit(Event::ToolsChanged {
+                    server: &self.upstreams[i].name,
+                    tools: lists[i].len(),
+                });
+            }
+        }
+        if differs {
+            let _ = self.front.send(FrontEvent::ToolsChanged);
+        }
+    }
+
+    /// Re-fetches one upstream's tools after it said they changed.
+    async fn refresh_tools(&self, index: usize) {
+        let up = &self.upstreams[index];
+        let Some(live) = up.live() else { return };
+        match list_all_tools(&live.conn, up.config.startup_timeout()).await {
+            Ok(tools) => {
+                *up.tools.write().expect("tools lock") = Arc::new(tools);
+                self.rebuild_catalog(Some(index));
+            }
+            Err(e) => {
+                tracing::warn!(server = %up.name, "could not re-list tools after list_changed: {e}")
+            }
+        }
+    }
+
+    /// The exposed name of an upstream's prompt, remembered for the way back.
+    pub fn expose_prompt(&self, upstream: usize, original: &str) -> String {
+        let up = &self.upstreams[upstream];
+        let max = self.settings.max_name_length;
+        let mut map = self.prompt_names.lock().expect("prompt lock");
+        let target = Target {
+            upstream,
+            original: original.to_owned(),
+        };
+        let plain = names::expose(&up.name, up.prefix(), original, max);
+        let name = match map.get(&plain) {
+            Some(t) if *t != target => names::hashed(&up.name, up.prefix(), original, max),
+            _ => plain,
+        };
+        map.insert(name.clone(), target);
+        name
+    }
+
+    /// Where an exposed prompt name leads: from the listings seen, else by prefix.
+    pub fn resolve_prompt(&self, exposed: &str) -> Option<Target> {
+        if let Some(t) = self.prompt_names.lock().expect("prompt lock").get(exposed) {
+            return Some(t.clone());
+        }
+        self.upstreams
+            .iter()
+            .filter(|u| u.config.enabled() && !u.prefix().is_empty())
+            .find_map(|u| {
+                let rest = exposed.strip_prefix(u.prefix())?.strip_prefix("__")?;
+                Some(Target {
+                    upstream: u.index,
+                    original: rest.to_owned(),
+                })
+            })
+    }
+
+    /// Remembers which upstream listed a resource URI.
+    pub fn note_resource(&self, uri: &str, upstream: usize) {
+        self.resource_routes
+            .lock()
+            .expect("routes lock")
+            .insert(uri.to_owned(), upstream);
+    }
+
+    /// Remembers which upstream listed a resource template.
+    pub fn note_template(&self, template: &str, upstream: usize) {
+        let mut t = self.templates.lock().expect("templates lock");
+        if !t.iter().any(|(s, u)| s == template && *u == upstream) {
+            t.push((template.to_owned(), upstream));
+        }
+    }
+
+    /// Upstreams that may serve a resource URI, best first: the one that
+    /// listed it, those whose templates match it, then every ready upstream
+    /// that has resources.
+    pub fn resource_candidates(&self, uri: &str) -> Vec<usize> {
+        let mut out = Vec::new();
+        if let Some(&u) = self.resource_routes.lock().expect("routes lock").get(uri) {
+            out.push(u);
+        }
+        for (template, u) in self.templates.lock().expect("templates lock").iter() {
+            if template_matches(template, uri) && !out.contains(u) {
+                out.push(*u);
+            }
+        }
+        for up in &self.upstreams {
+            if let Some(live) = up.live() {
+                if live.init.has("resources") && !out.contains(&up.index) {
+                    out.push(up.index);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Replaces a tool's `name`, keeping every other member as received.
+fn rename(raw: &RawValue, exposed: &str) -> String {
+    match jsonrpc::shallow(raw) {
+        Ok(mut members) => {
+            jsonrpc::set_member(&mut members, "name", jsonrpc::raw(exposed));
+            jsonrpc::unshallow(&members)
+        }
+        Err(_) => raw.get().to_owned(),
+    }
+}
+
+/// Whether a URI fits an RFC 6570 template, matching its literal parts in
+/// order (each `{...}` matches anything).
+pub fn template_matches(template: &str, uri: &str) -> bool {
+    let mut literals = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        literals.push(&rest[..open]);
+        match rest[open..].find('}') {
+            Some(close) => rest = &rest[open + close + 1..],
+            None => return false,
+        }
+    }
+    let tail = rest;
+    let Some(first) = literals.first() else {
+        return template == uri;
+    };
+    let Some(mut pos) = uri.strip_prefix(first).map(|_| first.len()) else {
+        return false;
+    };
+    for lit in &literals[1..] {
+        match uri[pos..].find(lit) {
+            Some(i) => pos += i + lit.len(),
+            None => return false,
+        }
+    }
+    uri.len() >= pos + tail.len() && uri[pos..].ends_with(tail)
+}
+
+/// Handles what upstreams send that is not an answer.
+async fn pump(
+    manager: std::sync::Weak<Manager>,
+    mut rx: mpsc::UnboundedReceiver<(usize, Inbound)>,
+) {
+    while let Some((index, msg)) = rx.recv().await {
+        let Some(m) = manager.upgrade() else { break };
+        match msg {
+            Inbound::Notification { method, .. }
+                if method == "notifications/tools/list_changed" =>
+            {
+                // Re-list in the background; the pump keeps relaying.
+                let m2 = m.clone();
+                tokio::spawn(async move { m2.refresh_tools(index).await });
+            }
+            Inbound::Notification { method, params } => {
+                let _ = m.front.send(FrontEvent::Notification {
+                    upstream: index,
+                    method,
+                    params,
+                });
+            }
+            Inbound::Request { id, method, params } => {
+                let _ = m.front.send(FrontEvent::Request {
+                    upstream: index,
+                    id,
+                    method,
+                    params,
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_match_their_literal_parts() {
+        assert!(template_matches("file:///{path}", "file:///etc/hosts"));
+        assert!(template_matches(
+            "test://static/resource/{id}",
+            "test://static/resource/12"
+        ));
+        assert!(template_matches("a://{x}/b/{y}.json", "a://1/b/2.json"));
+        assert!(!template_matches("a://{x}/b/{y}.json", "a://1/c/2.json"));
+        assert!(!template_matches("a://{x}/b/{y}.json", "a://1/b/2.txt"));
+        assert!(template_matches("plain://x", "plain://x"));
+        assert!(!template_matches("plain://x", "plain://y"));
+    }
+
+    #[test]
+    fn rename_keeps_everything_else() {
+        let raw: Box<RawValue> = serde_json::from_str(
+            r#"{"name":"echo","description":"Echo","inputSchema":{"type":"object"},"x-extra":[1]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            rename(&raw, "ev__echo"),
+            r#"{"name":"ev__echo","description":"Echo","inputSchema":{"type":"object"},"x-extra":[1]}"#
+        );
+    }
+}

@@ -1,0 +1,669 @@
+//! The upstream side: toolgate as an MCP client of each configured server.
+//!
+//! Each [`Upstream`] is supervised by its own task: it starts the server
+//! (spawning a child process for a stdio server), performs the MCP handshake
+//! mirroring the IDE's client capabilities, fetches the whole tool list, and
+//! then watches the connection. When the server crashes, every request in
+//! flight fails at once with a sentence saying so, and the server is
+//! restarted with exponential backoff (0.5 s doubling to 30 s); after
+//! [`MAX_ATTEMPTS`] failed starts in a row it is marked failed and left alone.
+//!
+//! Upstreams are independent: a slow, failing or missing one never delays
+//! another, nor the IDE's `initialize`.
+//!
+//! Shutdown of a stdio server follows the MCP lifecycle: close its stdin, wait
+//! up to 2 s, `SIGTERM` its process group, wait up to 2 s, `SIGKILL` the
+//! group, and reap it. Children run in their own process group (so `npx`'s own
+//! children go too) and, on Linux, get `SIGKILL` if toolgate dies without
+//! cleaning up (`PR_SET_PDEATHSIG`).
+
+pub mod command;
+pub mod conn;
+pub mod manager;
+
+use std::collections::VecDeque;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Child;
+use tokio::sync::{Notify, mpsc, watch};
+
+use crate::config::ServerConfig;
+use crate::wire::Outbound;
+pub use conn::{CallError, Connection, Inbound, ProgressRoute, Reply};
+
+/// Failed starts in a row before an upstream is marked failed.
+pub const MAX_ATTEMPTS: u32 = 5;
+/// An upstream that ran this long counts as healthy: its attempt count resets.
+const HEALTHY_AFTER: Duration = Duration::from_secs(60);
+/// Lines of an upstream's stderr kept for error messages.
+const STDERR_TAIL: usize = 20;
+
+/// Where an upstream is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    /// Not started (lazy start, or before the IDE's `initialize`).
+    Idle,
+    Starting,
+    Ready,
+    /// Crashed or failed to start; will retry.
+    Restarting {
+        attempt: u32,
+        error: String,
+    },
+    /// Gave up after repeated failures.
+    Failed(String),
+    Disabled,
+    Stopped,
+}
+
+impl State {
+    pub fn label(&self) -> &'static str {
+        match self {
+            State::Idle => "idle",
+            State::Starting => "starting",
+            State::Ready => "ready",
+            State::Restarting { .. } => "restarting",
+            State::Failed(_) => "failed",
+            State::Disabled => "disabled",
+            State::Stopped => "stopped",
+        }
+    }
+
+    /// Whether the upstream may still become ready without outside help.
+    pub fn is_pending(&self) -> bool {
+        matches!(
+            self,
+            State::Idle | State::Starting | State::Restarting { .. }
+        )
+    }
+}
+
+/// What an upstream said about itself in its `initialize` result.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerInit {
+    #[serde(default)]
+    pub protocol_version: String,
+    #[serde(default)]
+    pub capabilities: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub server_info: serde_json::Value,
+    #[serde(default)]
+    pub instructions: Option<String>,
+}
+
+impl ServerInit {
+    pub fn has(&self, capability: &str) -> bool {
+        self.capabilities.contains_key(capability)
+    }
+}
+
+/// One tool as the upstream listed it: its name and its exact JSON.
+#[derive(Debug, Clone)]
+pub struct ToolDef {
+    pub name: String,
+    pub raw: Box<RawValue>,
+}
+
+/// A configured upstream server and its current connection.
+pub struct Upstream {
+    pub index: usize,
+    pub name: Arc<str>,
+    pub config: ServerConfig,
+    state: watch::Sender<State>,
+    live: RwLock<Option<Live>>,
+    tools: RwLock<Arc<Vec<ToolDef>>>,
+    stderr_tail: Mutex<VecDeque<String>>,
+    /// Wakes a failed upstream for another try.
+    retry: Notify,
+    /// When the current connection became ready, and how long it took.
+    pub started: Mutex<Option<(Instant, Duration)>>,
+}
+
+/// The current connection and what the server declared.
+#[derive(Clone)]
+pub struct Live {
+    pub conn: Arc<Connection>,
+    pub init: Arc<ServerInit>,
+}
+
+impl Upstream {
+    pub fn new(index: usize, name: &str, config: ServerConfig) -> Arc<Self> {
+        let state = if config.enabled() {
+            State::Idle
+        } else {
+            State::Disabled
+        };
+        Arc::new(Self {
+            index,
+            name: name.into(),
+            config,
+            state: watch::Sender::new(state),
+            live: RwLock::new(None),
+            tools: RwLock::new(Arc::new(Vec::new())),
+            stderr_tail: Mutex::new(VecDeque::new()),
+            retry: Notify::new(),
+            started: Mutex::new(None),
+        })
+    }
+
+    pub fn state(&self) -> State {
+        self.state.borrow().clone()
+    }
+
+    pub fn watch_state(&self) -> watch::Receiver<State> {
+        self.state.subscribe()
+    }
+
+    /// The prefix of this upstream's exposed names.
+    pub fn prefix(&self) -> &str {
+        self.config.prefix(&self.name)
+    }
+
+    /// The live connection, if the upstream is ready.
+    pub fn live(&self) -> Option<Live> {
+        self.live.read().expect("live lock poisoned").clone()
+    }
+
+    pub fn tools(&self) -> Arc<Vec<ToolDef>> {
+        self.tools.read().expect("tools lock poisoned").clone()
+    }
+
+    /// Waits until the upstream is ready or can no longer become ready by
+    /// itself, or `limit` passes. Returns the live connection if ready.
+    pub async fn wait_ready(&self, limit: Duration) -> Option<Live> {
+        let mut rx = self.state.subscribe();
+        let _ = tokio::time::timeout(limit, rx.wait_for(|s| !s.is_pending())).await;
+        self.live()
+    }
+
+    /// Why the upstream cannot serve a request right now, in words.
+    pub fn unavailable_reason(&self) -> String {
+        match self.state() {
+            State::Ready => format!("the server \"{}\" is ready", self.name),
+            State::Idle | State::Starting => {
+                format!("the server \"{}\" is still starting", self.name)
+            }
+            State::Restarting { attempt, error } => format!(
+                "the server \"{}\" is restarting after a failure (attempt {attempt} of {MAX_ATTEMPTS}): {error}",
+                self.name
+            ),
+            State::Failed(error) => format!(
+                "the server \"{}\" failed to start {MAX_ATTEMPTS} times and was given up: {error}",
+                self.name
+            ),
+            State::Disabled => format!("the server \"{}\" is disabled in config.toml", self.name),
+            State::Stopped => format!("the server \"{}\" was stopped", self.name),
+        }
+    }
+
+    /// Asks a failed upstream to try again.
+    pub fn kick(&self) {
+        self.retry.notify_one();
+    }
+
+    fn stderr_summary(&self) -> Option<String> {
+        let tail = self.stderr_tail.lock().expect("stderr lock poisoned");
+        let lines: Vec<&str> = tail
+            .iter()
+            .rev()
+            .take(3)
+            .rev()
+            .map(String::as_str)
+            .collect();
+        (!lines.is_empty()).then(|| lines.join(" | "))
+    }
+}
+
+/// What the supervisor needs from the manager.
+pub(crate) struct SupervisorCtx {
+    pub init_params: String,
+    pub max_message: usize,
+    pub inbound: mpsc::UnboundedSender<(usize, Inbound)>,
+    pub tools_changed: Arc<dyn Fn(usize) + Send + Sync>,
+    pub on_ready: Arc<dyn Fn(usize) + Send + Sync>,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// Runs one upstream until shutdown.
+pub(crate) async fn supervise(up: Arc<Upstream>, ctx: SupervisorCtx) {
+    let mut shutdown = ctx.shutdown.clone();
+    let mut attempt: u32 = 0;
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        up.state.send_replace(State::Starting);
+        let began = Instant::now();
+        let started = tokio::select! {
+            r = start(&up, &ctx) => r,
+            () = stopped(&mut shutdown) => break,
+        };
+        match started {
+            Ok(mut running) => {
+                *up.started.lock().expect("lock") = Some((Instant::now(), began.elapsed()));
+                up.state.send_replace(State::Ready);
+                (ctx.on_ready)(up.index);
+                let ran_since = Instant::now();
+                let reason = tokio::select! {
+                    r = running.conn.wait_closed() => r,
+                    () = stopped(&mut shutdown) => {
+                        running.stop(&up).await;
+                        break;
+                    }
+                };
+                let exit = running.stop(&up).await;
+                let mut error = reason;
+                if let Some(exit) = exit {
+                    error.push_str(&format!(" ({exit})"));
+                }
+                if let Some(tail) = up.stderr_summary() {
+                    error.push_str(&format!("; its last stderr lines: {tail}"));
+                }
+                crate::events::emit(crate::events::Event::ServerCrashed {
+                    server: &up.name,
+                    error: &error,
+                });
+                if ran_since.elapsed() >= HEALTHY_AFTER {
+                    attempt = 0;
+                }
+                attempt += 1;
+                if !backoff(&up, attempt, error, &mut shutdown).await {
+                    break;
+                }
+            }
+            Err(error) => {
+                crate::events::emit(crate::events::Event::ServerFailed {
+                    server: &up.name,
+                    error: &error,
+                });
+                attempt += 1;
+                if !backoff(&up, attempt, error, &mut shutdown).await {
+                    break;
+                }
+            }
+        }
+    }
+    up.state.send_replace(State::Stopped);
+}
+
+async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// Waits before the next attempt; returns false on shutdown.
+async fn backoff(
+    up: &Upstream,
+    attempt: u32,
+    error: String,
+    shutdown: &mut watch::Receiver<bool>,
+) -> bool {
+    if attempt >= MAX_ATTEMPTS {
+        up.state.send_replace(State::Failed(error));
+        tokio::select! {
+            () = up.retry.notified() => true,
+            () = stopped(shutdown) => false,
+        }
+    } else {
+        let delay = Duration::from_millis(500) * 2u32.pow(attempt - 1);
+        let delay = delay.min(Duration::from_secs(30));
+        up.state.send_replace(State::Restarting { attempt, error });
+        tokio::select! {
+            () = tokio::time::sleep(delay) => true,
+            () = up.retry.notified() => true,
+            () = stopped(shutdown) => false,
+        }
+    }
+}
+
+/// A started upstream: its connection and, for stdio, its process.
+struct Running {
+    conn: Arc<Connection>,
+    child: Option<Child>,
+}
+
+impl Running {
+    /// Stops the server; returns how its process ended, for stdio.
+    async fn stop(&mut self, up: &Upstream) -> Option<String> {
+        *up.live.write().expect("live lock poisoned") = None;
+        self.conn
+            .close(&format!("the server \"{}\" is stopping", up.name));
+        self.conn.close_output().await;
+        let mut child = self.child.take()?;
+        let status = stop_child(&mut child).await;
+        status.map(|s| describe_exit(&s))
+    }
+}
+
+fn describe_exit(status: &std::process::ExitStatus) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = status.signal() {
+            return format!("killed by signal {sig}");
+        }
+    }
+    match status.code() {
+        Some(code) => format!("exit code {code}"),
+        None => "exited".into(),
+    }
+}
+
+/// Closes stdin (done by the caller), then TERM, then KILL the process group.
+async fn stop_child(child: &mut Child) -> Option<std::process::ExitStatus> {
+    let grace = Duration::from_secs(2);
+    if let Ok(Ok(status)) = tokio::time::timeout(grace, child.wait()).await {
+        kill_group(child, Signal::Kill); // stragglers of the group, if any
+        return Some(status);
+    }
+    kill_group(child, Signal::Term);
+    if let Ok(Ok(status)) = tokio::time::timeout(grace, child.wait()).await {
+        kill_group(child, Signal::Kill);
+        return Some(status);
+    }
+    kill_group(child, Signal::Kill);
+    let _ = child.start_kill();
+    child.wait().await.ok()
+}
+
+#[derive(Clone, Copy)]
+enum Signal {
+    Term,
+    Kill,
+}
+
+fn kill_group(child: &Child, signal: Signal) {
+    #[cfg(unix)]
+    if let Some(pid) = child.id() {
+        let sig = match signal {
+            Signal::Term => libc::SIGTERM,
+            Signal::Kill => libc::SIGKILL,
+        };
+        // SAFETY: kill(2) with a negative pid signals the process group the
+        // child leads (it was spawned with process_group(0)).
+        unsafe {
+            libc::kill(-(pid as i32), sig);
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (child, signal);
+    }
+}
+
+/// Starts the upstream and performs the handshake.
+async fn start(up: &Arc<Upstream>, ctx: &SupervisorCtx) -> Result<Running, String> {
+    let timeout = up.config.startup_timeout();
+    let (conn, child) = if up.config.command.is_some() {
+        let (conn, child) = spawn_stdio(up, ctx)?;
+        (conn, Some(child))
+    } else {
+        return Err(format!(
+            "the server \"{}\" is remote ({}); remote upstreams are not supported by this build yet",
+            up.name,
+            up.config.url.as_deref().unwrap_or_default()
+        ));
+    };
+    let mut running = Running { conn, child };
+    match handshake(up, &running.conn, &ctx.init_params, timeout).await {
+        Ok(init) => {
+            let init = Arc::new(init);
+            *up.live.write().expect("live lock poisoned") = Some(Live {
+                conn: running.conn.clone(),
+                init: init.clone(),
+            });
+            if init.has("tools") {
+                match list_all_tools(&running.conn, timeout).await {
+                    Ok(tools) => {
+                        *up.tools.write().expect("tools lock poisoned") = Arc::new(tools);
+                        (ctx.tools_changed)(up.index);
+                    }
+                    Err(e) => {
+                        let exit = running.stop(up).await;
+                        return Err(format!(
+                            "the server \"{}\" started but listing its tools failed: {e}{}",
+                            up.name,
+                            exit.map(|e| format!(" ({e})")).unwrap_or_default()
+                        ));
+                    }
+                }
+            }
+            Ok(running)
+        }
+        Err(e) => {
+            let exit = running.stop(up).await;
+            let mut msg = e;
+            if let Some(exit) = exit {
+                msg.push_str(&format!(" ({exit})"));
+            }
+            if let Some(tail) = up.stderr_summary() {
+                msg.push_str(&format!("; its last stderr lines: {tail}"));
+            }
+            Err(msg)
+        }
+    }
+}
+
+fn spawn_stdio(
+    up: &Arc<Upstream>,
+    ctx: &SupervisorCtx,
+) -> Result<(Arc<Connection>, Child), String> {
+    let cfg = &up.config;
+    let command = cfg.command.as_deref().unwrap_or_default();
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let program = command::resolve(
+        command,
+        std::env::var_os("PATH").as_deref(),
+        home.as_deref(),
+    )
+    .map_err(|e| format!("the server \"{}\" cannot start: {e}", up.name))?;
+    let mut cmd = tokio::process::Command::new(&program);
+    cmd.args(&cfg.args)
+        .env_clear()
+        .envs(command::environment(&program, &cfg.inherit_env, &cfg.env))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(cwd) = &cfg.cwd {
+        cmd.current_dir(cwd);
+    }
+    #[cfg(unix)]
+    {
+        cmd.process_group(0);
+    }
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: prctl is async-signal-safe; it runs in the child before exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+    }
+    let mut child = cmd.spawn().map_err(|e| {
+        format!(
+            "the server \"{}\" could not be started ({}): {e}",
+            up.name,
+            program.display()
+        )
+    })?;
+    let stdin = child.stdin.take().expect("stdin was piped");
+    let stdout = child.stdout.take().expect("stdout was piped");
+    let stderr = child.stderr.take().expect("stderr was piped");
+    up.stderr_tail.lock().expect("lock").clear();
+    let conn = Connection::new(up.name.clone(), Arc::new(Outbound::new(Box::pin(stdin))));
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    tokio::spawn(conn.clone().read_loop(
+        BufReader::with_capacity(64 * 1024, stdout),
+        ctx.max_message,
+        tx,
+    ));
+    let inbound = ctx.inbound.clone();
+    let index = up.index;
+    tokio::spawn(async move {
+        while let Some(msg) = rx.recv().await {
+            if inbound.send((index, msg)).is_err() {
+                break;
+            }
+        }
+    });
+    let weak = Arc::downgrade(up);
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let Some(up) = weak.upgrade() else { break };
+            tracing::debug!(server = %up.name, "stderr: {}", line.escape_debug());
+            let mut tail = up.stderr_tail.lock().expect("lock");
+            if tail.len() == STDERR_TAIL {
+                tail.pop_front();
+            }
+            tail.push_back(line.chars().take(300).collect());
+        }
+    });
+    Ok((conn, child))
+}
+
+async fn handshake(
+    up: &Upstream,
+    conn: &Connection,
+    init_params: &str,
+    timeout: Duration,
+) -> Result<ServerInit, String> {
+    let reply = conn
+        .call(
+            "initialize",
+            |_| Some(init_params.to_owned()),
+            None,
+            timeout,
+            std::future::pending(),
+        )
+        .await;
+    let raw = reply.map_err(|e| describe_call_error(&up.name, "initialize", &e))?;
+    let init: ServerInit = serde_json::from_str(raw.get()).map_err(|e| {
+        format!(
+            "the server \"{}\" answered initialize with something that is not an initialize result: {e}",
+            up.name
+        )
+    })?;
+    conn.notify("notifications/initialized", None)
+        .await
+        .map_err(|e| format!("could not write to the server \"{}\": {e}", up.name))?;
+    Ok(init)
+}
+
+/// A page of a list result: the items stay raw.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page {
+    #[serde(default)]
+    pub tools: Option<Vec<Box<RawValue>>>,
+    #[serde(default)]
+    pub prompts: Option<Vec<Box<RawValue>>>,
+    #[serde(default)]
+    pub resources: Option<Vec<Box<RawValue>>>,
+    #[serde(default)]
+    pub resource_templates: Option<Vec<Box<RawValue>>>,
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+}
+
+/// The most pages toolgate follows in one listing (a server that always
+/// returns a cursor must not keep it busy forever).
+pub const MAX_PAGES: usize = 1000;
+
+/// Fetches every page of `tools/list`.
+pub async fn list_all_tools(conn: &Connection, timeout: Duration) -> Result<Vec<ToolDef>, String> {
+    #[derive(Deserialize)]
+    struct Named {
+        name: String,
+    }
+    let mut tools = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let params = cursor
+            .as_ref()
+            .map(|c| serde_json::json!({ "cursor": c }).to_string());
+        let raw = conn
+            .call(
+                "tools/list",
+                |_| params,
+                None,
+                timeout,
+                std::future::pending(),
+            )
+            .await
+            .map_err(|e| describe_call_error(conn.server(), "tools/list", &e))?;
+        let page: Page = serde_json::from_str(raw.get())
+            .map_err(|e| format!("its tools/list result is malformed: {e}"))?;
+        for tool in page.tools.unwrap_or_default() {
+            match serde_json::from_str::<Named>(tool.get()) {
+                Ok(n) => tools.push(ToolDef {
+                    name: n.name,
+                    raw: tool,
+                }),
+                Err(e) => tracing::warn!(
+                    server = conn.server(),
+                    "skipping a tool without a name: {e}"
+                ),
+            }
+        }
+        match page.next_cursor {
+            Some(c) if !c.is_empty() => cursor = Some(c),
+            _ => return Ok(tools),
+        }
+    }
+    Err(format!(
+        "its tools/list returned more than {MAX_PAGES} pages"
+    ))
+}
+
+/// Words for a failed call to an upstream.
+pub fn describe_call_error(server: &str, method: &str, e: &CallError) -> String {
+    match e {
+        CallError::Rpc(err) => {
+            let message = serde_json::from_str::<serde_json::Value>(err.get())
+                .ok()
+                .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
+                .unwrap_or_else(|| err.get().to_owned());
+            format!("the server \"{server}\" answered {method} with an error: {message}")
+        }
+        CallError::Closed(why) => why.clone(),
+        CallError::Timeout(t) => format!(
+            "the server \"{server}\" did not answer {method} within {}",
+            crate::util::format_duration(*t)
+        ),
+        CallError::Cancelled => format!("{method} to the server \"{server}\" was cancelled"),
+        CallError::TooLarge(n) => format!(
+            "the server \"{server}\" answered {method} with {n} bytes, more than serve.max_message_size"
+        ),
+    }
+}
+
+/// Makes the raw `initialize` params toolgate sends upstream, mirroring the
+/// IDE's capabilities that toolgate can relay.
+pub fn upstream_init_params(
+    protocol_version: &str,
+    client_caps: Option<&serde_json::Value>,
+) -> String {
+    let mut caps = serde_json::Map::new();
+    if let Some(serde_json::Value::Object(ide)) = client_caps {
+        for key in ["roots", "sampling", "elicitation", "experimental"] {
+            if let Some(v) = ide.get(key) {
+                caps.insert(key.to_owned(), v.clone());
+            }
+        }
+    }
+    serde_json::json!({
+        "protocolVersion": protocol_version,
+        "capabilities": caps,
+        "clientInfo": { "name": "toolgate", "version": env!("CARGO_PKG_VERSION") },
+    })
+    .to_string()
+}

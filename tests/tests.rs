@@ -1,0 +1,1 @@
+//! toolgate integration tests: one binary, real peers (see tests/testbed).
