@@ -96,13 +96,13 @@ pub fn parse(line: &[u8]) -> Result<Kind<'_>, Malformed<'_>> {
             why: "the \"jsonrpc\" member must be \"2.0\"",
         });
     }
-    if let Some(id) = env.id {
-        if !is_valid_id(id) {
-            return Err(Malformed::Invalid {
-                id: None,
-                why: "the \"id\" member must be a string or a number",
-            });
-        }
+    if let Some(id) = env.id
+        && !is_valid_id(id)
+    {
+        return Err(Malformed::Invalid {
+            id: None,
+            why: "the \"id\" member must be a string or a number",
+        });
     }
     match (env.id, env.method, env.result, env.error) {
         (Some(id), Some(method), None, None) => Ok(Kind::Request {

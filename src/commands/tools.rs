@@ -21,14 +21,14 @@ struct Described {
 pub fn run(paths: &Paths, args: ToolsArgs) -> Result<u8> {
     let _guard = crate::logging::init(paths, false, "warn");
     let config = super::load(paths)?.config;
-    if let Some(only) = &args.server {
-        if !config.servers.contains_key(only) {
-            return Err(
-                UserError::new(format!("no server named \"{only}\" is configured"))
-                    .hint("`toolgate servers` lists the configured servers")
-                    .into(),
-            );
-        }
+    if let Some(only) = &args.server
+        && !config.servers.contains_key(only)
+    {
+        return Err(
+            UserError::new(format!("no server named \"{only}\" is configured"))
+                .hint("`toolgate servers` lists the configured servers")
+                .into(),
+        );
     }
     let rt = super::runtime()?;
     let (tools, unavailable) = rt.block_on(async {

@@ -248,9 +248,7 @@ impl Config {
                     return Err(UserError::new(format!(
                         "{at} sets neither command nor url"
                     ))
-                    .hint(format!(
-                        "add command = \"...\" for a local server, or url = \"https://...\" for a remote one"
-                    )));
+                    .hint("add command = \"...\" for a local server, or url = \"https://...\" for a remote one".to_string()));
                 }
                 (Some(command), None) => {
                     if command.trim().is_empty() {
@@ -279,12 +277,13 @@ impl Config {
                     }
                 }
             }
-            if let Some(prefix) = &server.prefix {
-                if !prefix.is_empty() && !valid_server_name(prefix) {
-                    return Err(UserError::new(format!(
-                        "{at}.prefix \"{prefix}\" is not valid: use up to 32 letters, digits, '-' or '_', without \"__\", or \"\" for none"
-                    )));
-                }
+            if let Some(prefix) = &server.prefix
+                && !prefix.is_empty()
+                && !valid_server_name(prefix)
+            {
+                return Err(UserError::new(format!(
+                    "{at}.prefix \"{prefix}\" is not valid: use up to 32 letters, digits, '-' or '_', without \"__\", or \"\" for none"
+                )));
             }
             if server.timeout.is_some_and(|t| t.0.is_zero())
                 || server.startup_timeout.is_some_and(|t| t.0.is_zero())
@@ -295,13 +294,13 @@ impl Config {
             }
             if server.enabled() {
                 let prefix = server.prefix(name);
-                if !prefix.is_empty() {
-                    if let Some(other) = prefixes.insert(prefix, name) {
-                        return Err(UserError::new(format!(
+                if !prefix.is_empty()
+                    && let Some(other) = prefixes.insert(prefix, name)
+                {
+                    return Err(UserError::new(format!(
                             "servers.{other} and {at} both expose their tools with the prefix \"{prefix}\""
                         ))
                         .hint("give one of them another prefix = \"...\""));
-                    }
                 }
             }
         }

@@ -346,7 +346,7 @@ impl Front {
                 self.initialized.store(true, Ordering::Release);
             }
             "notifications/cancelled" => {
-                let Some(id) = params.and_then(|p| request_id_text(p)) else {
+                let Some(id) = params.and_then(request_id_text) else {
                     return;
                 };
                 let cancel = self.inflight.lock().expect("inflight lock").remove(&id);

@@ -263,10 +263,10 @@ pub fn environment(
         .copied()
         .chain(inherit.iter().map(String::as_str))
     {
-        if let Some(value) = std::env::var_os(name) {
-            if !out.iter().any(|(k, _)| k == name) {
-                out.push((name.into(), value));
-            }
+        if let Some(value) = std::env::var_os(name)
+            && !out.iter().any(|(k, _)| k == name)
+        {
+            out.push((name.into(), value));
         }
     }
     // The command's own folder goes first on PATH, so scripts such as npx

@@ -334,10 +334,10 @@ impl Connection {
             server = %self.server,
             "the server sent a message of {len} bytes, over max_message_size (dropped)"
         );
-        if let Some(id) = jsonrpc::sniff_id(head).and_then(|id| id.parse::<u64>().ok()) {
-            if let Some(p) = self.forget(id) {
-                let _ = p.reply.send(Err(CallError::TooLarge(len)));
-            }
+        if let Some(id) = jsonrpc::sniff_id(head).and_then(|id| id.parse::<u64>().ok())
+            && let Some(p) = self.forget(id)
+        {
+            let _ = p.reply.send(Err(CallError::TooLarge(len)));
         }
     }
 }

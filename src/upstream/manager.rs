@@ -249,13 +249,13 @@ impl Manager {
                     .zip(&new.tools)
                     .any(|(a, b)| a.json != b.json || a.upstream != b.upstream)
         };
-        if let Some(i) = changed {
-            if self.upstreams[i].state() == State::Ready {
-                events::emit(Event::ToolsChanged {
-                    server: &self.upstreams[i].name,
-                    tools: lists[i].len(),
-                });
-            }
+        if let Some(i) = changed
+            && self.upstreams[i].state() == State::Ready
+        {
+            events::emit(Event::ToolsChanged {
+                server: &self.upstreams[i].name,
+                tools: lists[i].len(),
+            });
         }
         if differs {
             let _ = self.front.send(FrontEvent::ToolsChanged);
@@ -342,10 +342,11 @@ impl Manager {
             }
         }
         for up in &self.upstreams {
-            if let Some(live) = up.live() {
-                if live.init.has("resources") && !out.contains(&up.index) {
-                    out.push(up.index);
-                }
+            if let Some(live) = up.live()
+                && live.init.has("resources")
+                && !out.contains(&up.index)
+            {
+                out.push(up.index);
             }
         }
         out

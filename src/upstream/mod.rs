@@ -19,6 +19,7 @@
 
 pub mod command;
 pub mod conn;
+pub mod http;
 pub mod manager;
 
 use std::collections::VecDeque;
@@ -403,11 +404,9 @@ async fn start(up: &Arc<Upstream>, ctx: &SupervisorCtx) -> Result<Running, Strin
         let (conn, child) = spawn_stdio(up, ctx)?;
         (conn, Some(child))
     } else {
-        return Err(format!(
-            "the server \"{}\" is remote ({}); remote upstreams are not supported by this build yet",
-            up.name,
-            up.config.url.as_deref().unwrap_or_default()
-        ));
+        let (conn, input) = http::connect(up, ctx.max_message)?;
+        spawn_reader(up, ctx, &conn, BufReader::new(input));
+        (conn, None)
     };
     let mut running = Running { conn, child };
     match handshake(up, &running.conn, &ctx.init_params, timeout).await {
@@ -499,21 +498,7 @@ fn spawn_stdio(
     let stderr = child.stderr.take().expect("stderr was piped");
     up.stderr_tail.lock().expect("lock").clear();
     let conn = Connection::new(up.name.clone(), Arc::new(Outbound::new(Box::pin(stdin))));
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    tokio::spawn(conn.clone().read_loop(
-        BufReader::with_capacity(64 * 1024, stdout),
-        ctx.max_message,
-        tx,
-    ));
-    let inbound = ctx.inbound.clone();
-    let index = up.index;
-    tokio::spawn(async move {
-        while let Some(msg) = rx.recv().await {
-            if inbound.send((index, msg)).is_err() {
-                break;
-            }
-        }
-    });
+    spawn_reader(up, ctx, &conn, BufReader::with_capacity(64 * 1024, stdout));
     let weak = Arc::downgrade(up);
     tokio::spawn(async move {
         let mut lines = BufReader::new(stderr).lines();
@@ -528,6 +513,24 @@ fn spawn_stdio(
         }
     });
     Ok((conn, child))
+}
+
+/// Runs a connection's reader, handing what it receives to the manager.
+fn spawn_reader<R>(up: &Upstream, ctx: &SupervisorCtx, conn: &Arc<Connection>, input: R)
+where
+    R: tokio::io::AsyncBufRead + Unpin + Send + 'static,
+{
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    tokio::spawn(conn.clone().read_loop(input, ctx.max_message, tx));
+    let inbound = ctx.inbound.clone();
+    let index = up.index;
+    tokio::spawn(async move {
+        while let Some(msg) = rx.recv().await {
+            if inbound.send((index, msg)).is_err() {
+                break;
+            }
+        }
+    });
 }
 
 async fn handshake(
