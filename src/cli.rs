@@ -49,9 +49,24 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  toolgate serve\n  TOOLGATE_LOG=debug toolgate serve --config ./config.toml"
+    after_help = "Examples:\n  toolgate serve\n  TOOLGATE_LOG=debug toolgate serve --config ./config.toml\n  toolgate serve --listen 127.0.0.1:8765\n  toolgate serve --print-token"
 )]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// Serve over streamable HTTP at this address instead of stdio, such as
+    /// 127.0.0.1:8765 (port 0 picks a free port, printed on stderr).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Print the bearer token that --listen requires, and exit.
+    #[arg(long)]
+    pub print_token: bool,
+    /// With --listen: accept requests without the bearer token. Any local
+    /// process (of any user) can then use toolgate's upstreams.
+    #[arg(long, requires = "listen")]
+    pub no_token: bool,
+    /// With --listen: allow an address that is not loopback.
+    #[arg(long, requires = "listen")]
+    pub allow_non_loopback: bool,
+}
 
 #[derive(Debug, Args)]
 #[command(

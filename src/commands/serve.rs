@@ -4,9 +4,23 @@ use anyhow::Result;
 
 use crate::cli::ServeArgs;
 use crate::config::{Paths, Source};
-use crate::error::exit;
+use crate::error::{UserError, exit};
 
-pub fn run(paths: &Paths, _args: ServeArgs) -> Result<u8> {
+pub fn run(paths: &Paths, args: ServeArgs) -> Result<u8> {
+    if args.print_token {
+        super::out(&crate::proxy::http::install_token(paths)?);
+        return Ok(exit::OK);
+    }
+    if let Some(addr) = args.listen
+        && !addr.ip().is_loopback()
+        && !args.allow_non_loopback
+    {
+        return Err(UserError::new(format!(
+                "{addr} is not a loopback address; toolgate only listens on loopback unless told otherwise"
+            ))
+            .hint("use 127.0.0.1:PORT, or add --allow-non-loopback if you really mean it")
+            .into());
+    }
     let _guard = crate::logging::init(paths, true, "info");
     let loaded = super::load(paths)?;
     match &loaded.source {
@@ -21,8 +35,22 @@ pub fn run(paths: &Paths, _args: ServeArgs) -> Result<u8> {
     }
     let rt = super::runtime()?;
     rt.block_on(async {
-        let (input, output) = crate::wire::stdio()?;
-        crate::proxy::serve(&loaded.config, input, output, shutdown_signal()).await
+        match args.listen {
+            Some(addr) => {
+                let token = if args.no_token {
+                    tracing::warn!("--no-token: any local process can use this server");
+                    None
+                } else {
+                    Some(crate::proxy::http::install_token(paths)?)
+                };
+                let options = crate::proxy::http::ListenOptions { addr, token };
+                crate::proxy::http::listen(&loaded.config, options, shutdown_signal()).await
+            }
+            None => {
+                let (input, output) = crate::wire::stdio()?;
+                crate::proxy::serve(&loaded.config, input, output, shutdown_signal()).await
+            }
+        }
     })?;
     Ok(exit::OK)
 }

@@ -26,6 +26,7 @@
 //! negotiates its own version, starting from the IDE's.
 
 pub mod cursor;
+pub mod http;
 pub mod names;
 
 use std::collections::HashMap;
@@ -649,19 +650,20 @@ impl Front {
             target = self.manager.catalog().names.resolve(&name).cloned();
         }
         let Some(target) = target else {
+            // Like the TypeScript SDK, an unknown tool is a tool error the
+            // agent can read and correct, not a protocol error.
             let reason = format!("Unknown tool: {name}");
             events::emit(Event::CallRefused {
                 method: "tools/call",
                 name: &name,
                 reason: &reason,
             });
-            return Answer::Error(RpcError {
-                code: code::INVALID_PARAMS,
-                message: reason,
-                data: Some(
-                    json!({ "hint": "list the tools again (tools/list): toolgate exposes tools as SERVER__tool" }),
-                ),
-            });
+            return tool_error(
+                "",
+                "unknown_tool",
+                &format!("there is no tool named \"{name}\""),
+                "list the tools again (tools/list); toolgate exposes tools as SERVER__tool",
+            );
         };
         let up = &self.manager.upstreams[target.upstream];
         let live = match up.live() {
@@ -883,12 +885,49 @@ impl Front {
                     format!("{method} params need a string \"{key}\""),
                 )
             })?;
-        let target = self.manager.resolve_prompt(&name).ok_or_else(|| {
+        let target = self.find_prompt(&name).await.ok_or_else(|| {
             RpcError::new(code::INVALID_PARAMS, format!("Unknown prompt: {name}"))
         })?;
         jsonrpc::set_member(&mut members, key, jsonrpc::raw(&target.original));
         self.forward(target.upstream, method, members, cancelled)
             .await
+    }
+
+    /// Where an exposed prompt name leads. A name not seen in a listing yet
+    /// (the IDE remembered it, or skipped the list) is looked up by listing
+    /// the prompts of every upstream once.
+    async fn find_prompt(&self, name: &str) -> Option<names::Target> {
+        if let Some(t) = self.manager.resolve_prompt(name) {
+            return Some(t);
+        }
+        if self.manager.any_starting() {
+            self.manager.settle(self.manager.settings.list_wait.0).await;
+        }
+        let mut cursor: Option<String> = None;
+        for _ in 0..crate::upstream::MAX_PAGES {
+            let params = cursor
+                .as_ref()
+                .map(|c| jsonrpc::raw(&json!({ "cursor": c })));
+            let Ok(Answer::Result(page)) = self
+                .fan_out("prompts/list", params.as_deref(), "prompts", "prompts")
+                .await
+            else {
+                break;
+            };
+            #[derive(Deserialize)]
+            #[serde(rename_all = "camelCase")]
+            struct Next {
+                next_cursor: Option<String>,
+            }
+            match serde_json::from_str::<Next>(&page)
+                .ok()
+                .and_then(|n| n.next_cursor)
+            {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        self.manager.resolve_prompt(name)
     }
 
     /// Resource requests: routed by URI.
@@ -907,6 +946,9 @@ impl Front {
                     format!("{method} params need a string \"uri\""),
                 )
             })?;
+        if self.manager.any_starting() {
+            self.manager.settle(self.manager.settings.list_wait.0).await;
+        }
         let candidates = self.manager.resource_candidates(&uri);
         if candidates.is_empty() {
             return Err(RpcError::new(
@@ -960,7 +1002,7 @@ impl Front {
                 let name = get(&r, "name").ok_or_else(|| {
                     RpcError::new(code::INVALID_PARAMS, "a ref/prompt needs a \"name\"")
                 })?;
-                let target = self.manager.resolve_prompt(&name).ok_or_else(|| {
+                let target = self.find_prompt(&name).await.ok_or_else(|| {
                     RpcError::new(code::INVALID_PARAMS, format!("Unknown prompt: {name}"))
                 })?;
                 jsonrpc::set_member(&mut r, "name", jsonrpc::raw(&target.original));
@@ -1138,7 +1180,11 @@ fn tool_error(server: &str, kind: &str, message: &str, hint: &str) -> Answer {
         json!({
             "content": [{ "type": "text", "text": text }],
             "isError": true,
-            "_meta": { META_KEY: { "kind": kind, "server": server, "hint": hint } },
+            "_meta": { META_KEY: {
+                "kind": kind,
+                "server": (!server.is_empty()).then_some(server),
+                "hint": hint,
+            } },
         })
         .to_string(),
     )
