@@ -101,8 +101,12 @@ mod unix {
     pub fn stdin() -> io::Result<BoxRead> {
         let fd = dup(0)?;
         match kind(fd.as_fd()) {
-            Kind::Fifo => Ok(Box::pin(pipe::Receiver::from_owned_fd(fd)?)),
+            Kind::Fifo => {
+                super::spin::watch(std::os::fd::AsRawFd::as_raw_fd(&fd));
+                Ok(Box::pin(pipe::Receiver::from_owned_fd(fd)?))
+            }
             Kind::Socket => {
+                super::spin::watch(std::os::fd::AsRawFd::as_raw_fd(&fd));
                 let std = std::os::unix::net::UnixStream::from(fd);
                 std.set_nonblocking(true)?;
                 Ok(Box::pin(tokio::net::UnixStream::from_std(std)?))
@@ -127,4 +131,132 @@ mod unix {
             }
         }
     }
+}
+
+/// Adaptive busy-polling, to spare the scheduler's wake-up on the hot path.
+///
+/// A proxy adds a process to every call's path, and on small machines (and
+/// VMs) most of that cost is not toolgate's code but the kernel putting it to
+/// sleep and waking it again for each message. When a call is in flight (one
+/// or two, not more: under load there is always work and spinning would only
+/// steal CPU from the upstream), and for a moment after an answer goes to the
+/// IDE (a sequential client sends its next call at once), the runtime polls
+/// the watched descriptors without sleeping, for a bounded time, before it
+/// parks. The CPU this costs is bounded by [`SPIN_IN_FLIGHT`] per call; with
+/// `TOOLGATE_BUSY_POLL=0` it is off.
+pub mod spin {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    /// Longest spin while a call waits for its upstream.
+    pub const SPIN_IN_FLIGHT: Duration = Duration::from_micros(250);
+    /// Longest spin after an answer, waiting for the IDE's next message.
+    pub const SPIN_AFTER_ANSWER: Duration = Duration::from_micros(40);
+    /// Spin only with at most this many calls in flight.
+    const MAX_IN_FLIGHT: usize = 2;
+
+    static ENABLED: AtomicBool = AtomicBool::new(false);
+    static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+    static LAST_ANSWER_NANOS: AtomicU64 = AtomicU64::new(0);
+    static FDS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+    fn epoch() -> Instant {
+        static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        *EPOCH.get_or_init(Instant::now)
+    }
+
+    /// Turns busy-polling on for this process (`serve` does, unless
+    /// `TOOLGATE_BUSY_POLL=0`).
+    pub fn enable() {
+        let off = std::env::var("TOOLGATE_BUSY_POLL").is_ok_and(|v| v == "0");
+        ENABLED.store(!off && cfg!(unix), Ordering::Relaxed);
+        let _ = epoch();
+    }
+
+    /// Watches a descriptor that carries incoming messages.
+    pub fn watch(fd: i32) {
+        if ENABLED.load(Ordering::Relaxed) {
+            FDS.lock().expect("spin fds").push(fd);
+        }
+    }
+
+    /// Stops watching a descriptor (before it is closed).
+    pub fn unwatch(fd: i32) {
+        FDS.lock().expect("spin fds").retain(|&f| f != fd);
+    }
+
+    /// A call was sent upstream; the guard marks its end.
+    pub fn call_started() -> CallGuard {
+        IN_FLIGHT.fetch_add(1, Ordering::Relaxed);
+        CallGuard
+    }
+
+    pub struct CallGuard;
+
+    impl Drop for CallGuard {
+        fn drop(&mut self) {
+            IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// An answer went to the IDE.
+    pub fn answered() {
+        if ENABLED.load(Ordering::Relaxed) {
+            LAST_ANSWER_NANOS.store(epoch().elapsed().as_nanos() as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// The runtime's before-park hook: spins while a message is likely soon.
+    pub fn before_park() {
+        if !ENABLED.load(Ordering::Relaxed) {
+            return;
+        }
+        let in_flight = IN_FLIGHT.load(Ordering::Relaxed);
+        let budget = if (1..=MAX_IN_FLIGHT).contains(&in_flight) {
+            SPIN_IN_FLIGHT
+        } else {
+            let since =
+                epoch().elapsed().as_nanos() as u64 - LAST_ANSWER_NANOS.load(Ordering::Relaxed);
+            if in_flight == 0 && since < SPIN_AFTER_ANSWER.as_nanos() as u64 {
+                SPIN_AFTER_ANSWER - Duration::from_nanos(since)
+            } else {
+                return;
+            }
+        };
+        poll_until(budget);
+    }
+
+    #[cfg(unix)]
+    fn poll_until(budget: Duration) {
+        let mut fds: Vec<libc::pollfd> = FDS
+            .lock()
+            .expect("spin fds")
+            .iter()
+            .map(|&fd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        if fds.is_empty() {
+            return;
+        }
+        let start = Instant::now();
+        while start.elapsed() < budget {
+            // SAFETY: fds is a valid array of pollfd for its length.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) };
+            if n != 0 {
+                return; // ready (or an error: let the runtime see it)
+            }
+            // Let whoever else is runnable here (the upstream, the IDE) go first.
+            // SAFETY: sched_yield has no preconditions.
+            unsafe {
+                libc::sched_yield();
+            }
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn poll_until(_budget: Duration) {}
 }

@@ -34,6 +34,16 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
+/// The runtime of `serve`: as [`runtime`], with adaptive busy-polling
+/// (see [`crate::wire::spin`]).
+pub fn serve_runtime() -> Result<tokio::runtime::Runtime> {
+    crate::wire::spin::enable();
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .on_thread_park(crate::wire::spin::before_park)
+        .build()?)
+}
+
 /// Loads the config for a command.
 pub fn load(paths: &Paths) -> Result<Loaded> {
     Config::load(paths)
@@ -66,37 +76,40 @@ pub async fn connect(
 ) -> std::sync::Arc<crate::upstream::manager::Manager> {
     let (manager, _events) = crate::upstream::manager::Manager::new(config);
     let params = crate::upstream::upstream_init_params(crate::proxy::PROTOCOL_VERSIONS[0], None);
-    manager.start(params, filter);
+    let started: Vec<bool> = manager
+        .upstreams
+        .iter()
+        .map(|u| u.config.enabled() && filter(u))
+        .collect();
+    manager.start(params, |u| started[u.index]);
     let longest = config
         .servers
         .values()
         .map(|s| s.startup_timeout())
         .max()
         .unwrap_or_default();
-    // A failed start moves to "restarting": wait for the first outcome only.
-    let waits = manager.upstreams.iter().map(|u| {
-        let mut rx = u.watch_state();
-        async move {
-            let _ = rx
-                .wait_for(|s| {
-                    !matches!(
-                        s,
-                        crate::upstream::State::Idle | crate::upstream::State::Starting
-                    )
-                })
-                .await;
-        }
-    });
-    let started: Vec<_> = manager
+    // Wait for the first outcome of each started upstream only: a failed
+    // start moves on to "restarting", which is an outcome.
+    let waits = manager
         .upstreams
         .iter()
-        .map(|u| u.config.enabled())
-        .collect();
-    let _ = tokio::time::timeout(longest + std::time::Duration::from_secs(1), async {
-        for (w, on) in waits.zip(started) {
-            if on {
-                w.await;
+        .filter(|u| started[u.index])
+        .map(|u| {
+            let mut rx = u.watch_state();
+            async move {
+                let _ = rx
+                    .wait_for(|s| {
+                        !matches!(
+                            s,
+                            crate::upstream::State::Idle | crate::upstream::State::Starting
+                        )
+                    })
+                    .await;
             }
+        });
+    let _ = tokio::time::timeout(longest + std::time::Duration::from_secs(1), async {
+        for w in waits {
+            w.await;
         }
     })
     .await;

@@ -33,7 +33,7 @@ pub fn run(paths: &Paths, args: ServeArgs) -> Result<u8> {
             paths.config_file.display()
         ),
     }
-    let rt = super::runtime()?;
+    let rt = super::serve_runtime()?;
     rt.block_on(async {
         match args.listen {
             Some(addr) => {

@@ -269,6 +269,7 @@ impl Front {
             Answer::Nothing => return,
         };
         self.send(&line).await;
+        crate::wire::spin::answered();
     }
 
     fn initialize(self: &Arc<Self>, params: Option<&RawValue>) -> Answer {
@@ -661,7 +662,7 @@ impl Front {
             return tool_error(
                 "",
                 "unknown_tool",
-                &format!("there is no tool named \"{name}\""),
+                &reason,
                 "list the tools again (tools/list); toolgate exposes tools as SERVER__tool",
             );
         };

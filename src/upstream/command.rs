@@ -190,28 +190,58 @@ fn newest_nvm_node(root: &Path) -> Option<PathBuf> {
         .map(|(_, p)| p)
 }
 
-/// Asks the user's login shell for its `PATH`.
+/// Asks the user's login shell for its `PATH`, once per process: a login
+/// shell that loads nvm or conda can take seconds. A shell that has not
+/// answered within 5 s is killed and counts as no answer.
 fn login_shell_path() -> Option<(String, OsString)> {
+    static ANSWER: std::sync::OnceLock<Option<(String, OsString)>> = std::sync::OnceLock::new();
+    ANSWER.get_or_init(ask_login_shell).clone()
+}
+
+fn ask_login_shell() -> Option<(String, OsString)> {
+    use std::io::Read;
     let shell = std::env::var("SHELL").ok().filter(|s| !s.is_empty())?;
-    let out = std::process::Command::new(&shell)
+    let mut child = std::process::Command::new(&shell)
         .args(["-l", "-c", "printf %s \"$PATH\""])
         .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
-        .output()
+        .spawn()
         .ok()?;
-    out.status.success().then(|| {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                // A blocking helper thread polls the child: not on the runtime.
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                tracing::warn!(
+                    "the login shell {shell} did not answer within 5 s; not using its PATH"
+                );
+                return None;
+            }
+        }
+    };
+    let mut stdout = Vec::new();
+    child.stdout.take()?.read_to_end(&mut stdout).ok()?;
+    status.success().then(|| {
         #[cfg(unix)]
         let path = {
             use std::os::unix::ffi::OsStringExt;
-            OsString::from_vec(out.stdout)
+            OsString::from_vec(stdout)
         };
         #[cfg(not(unix))]
-        let path = OsString::from(String::from_utf8_lossy(&out.stdout).into_owned());
+        let path = OsString::from(String::from_utf8_lossy(&stdout).into_owned());
         (shell, path)
     })
 }
 
-/// Finds the program to run for `command`.
+/// Finds the program to run for `command`. May ask the login shell, which
+/// blocks: call it off the runtime thread (`spawn_blocking`).
 pub fn resolve(
     command: &str,
     path_env: Option<&OsStr>,

@@ -136,6 +136,7 @@ impl Connection {
             );
         }
         let line = jsonrpc::request(&id.to_string(), method, params(id).as_deref());
+        let _in_flight = crate::wire::spin::call_started();
         if let Err(e) = self.out.send(&line).await {
             self.forget(id);
             return Err(CallError::Closed(format!(

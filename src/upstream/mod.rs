@@ -326,12 +326,17 @@ async fn backoff(
 struct Running {
     conn: Arc<Connection>,
     child: Option<Child>,
+    /// The child's stdout, watched by the busy-poller.
+    watched_fd: Option<i32>,
 }
 
 impl Running {
     /// Stops the server; returns how its process ended, for stdio.
     async fn stop(&mut self, up: &Upstream) -> Option<String> {
         *up.live.write().expect("live lock poisoned") = None;
+        if let Some(fd) = self.watched_fd.take() {
+            crate::wire::spin::unwatch(fd);
+        }
         self.conn
             .close(&format!("the server \"{}\" is stopping", up.name));
         self.conn.close_output().await;
@@ -400,15 +405,29 @@ fn kill_group(child: &Child, signal: Signal) {
 /// Starts the upstream and performs the handshake.
 async fn start(up: &Arc<Upstream>, ctx: &SupervisorCtx) -> Result<Running, String> {
     let timeout = up.config.startup_timeout();
-    let (conn, child) = if up.config.command.is_some() {
-        let (conn, child) = spawn_stdio(up, ctx)?;
-        (conn, Some(child))
+    let (conn, child, watched_fd) = if let Some(command) = up.config.command.clone() {
+        // Resolving may ask the login shell, which can take seconds: never on
+        // the runtime thread, which serves every other upstream and the IDE.
+        let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+        let path = std::env::var_os("PATH");
+        let program = tokio::task::spawn_blocking(move || {
+            command::resolve(&command, path.as_deref(), home.as_deref())
+        })
+        .await
+        .map_err(|e| format!("the server \"{}\" cannot start: {e}", up.name))?
+        .map_err(|e| format!("the server \"{}\" cannot start: {e}", up.name))?;
+        let (conn, child, fd) = spawn_stdio(up, ctx, &program)?;
+        (conn, Some(child), fd)
     } else {
         let (conn, input) = http::connect(up, ctx.max_message)?;
         spawn_reader(up, ctx, &conn, BufReader::new(input));
-        (conn, None)
+        (conn, None, None)
     };
-    let mut running = Running { conn, child };
+    let mut running = Running {
+        conn,
+        child,
+        watched_fd,
+    };
     match handshake(up, &running.conn, &ctx.init_params, timeout).await {
         Ok(init) => {
             let init = Arc::new(init);
@@ -451,20 +470,13 @@ async fn start(up: &Arc<Upstream>, ctx: &SupervisorCtx) -> Result<Running, Strin
 fn spawn_stdio(
     up: &Arc<Upstream>,
     ctx: &SupervisorCtx,
-) -> Result<(Arc<Connection>, Child), String> {
+    program: &std::path::Path,
+) -> Result<(Arc<Connection>, Child, Option<i32>), String> {
     let cfg = &up.config;
-    let command = cfg.command.as_deref().unwrap_or_default();
-    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
-    let program = command::resolve(
-        command,
-        std::env::var_os("PATH").as_deref(),
-        home.as_deref(),
-    )
-    .map_err(|e| format!("the server \"{}\" cannot start: {e}", up.name))?;
-    let mut cmd = tokio::process::Command::new(&program);
+    let mut cmd = tokio::process::Command::new(program);
     cmd.args(&cfg.args)
         .env_clear()
-        .envs(command::environment(&program, &cfg.inherit_env, &cfg.env))
+        .envs(command::environment(program, &cfg.inherit_env, &cfg.env))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -495,6 +507,14 @@ fn spawn_stdio(
     })?;
     let stdin = child.stdin.take().expect("stdin was piped");
     let stdout = child.stdout.take().expect("stdout was piped");
+    #[cfg(unix)]
+    let watched_fd = {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&stdout);
+        crate::wire::spin::watch(fd);
+        Some(fd)
+    };
+    #[cfg(not(unix))]
+    let watched_fd = None;
     let stderr = child.stderr.take().expect("stderr was piped");
     up.stderr_tail.lock().expect("lock").clear();
     let conn = Connection::new(up.name.clone(), Arc::new(Outbound::new(Box::pin(stdin))));
@@ -512,7 +532,7 @@ fn spawn_stdio(
             tail.push_back(line.chars().take(300).collect());
         }
     });
-    Ok((conn, child))
+    Ok((conn, child, watched_fd))
 }
 
 /// Runs a connection's reader, handing what it receives to the manager.
