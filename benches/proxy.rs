@@ -1,0 +1,1431 @@
+//! Side-by-side benchmark: the same upstream MCP server called directly and
+//! through `toolgate serve`, in one run, with the same client.
+//!
+//! Run with `cargo bench --bench proxy` (add `-- --quick` for a smoke run).
+//! See `benches/README.md` for what each figure means and how the comparison
+//! is kept fair. In short:
+//!
+//! - one client implementation (rmcp, child-process transport, a
+//!   current-thread tokio runtime) on every path, declaring the same (empty)
+//!   client capabilities and the same protocol version;
+//! - the upstream is `@modelcontextprotocol/server-everything`, started with
+//!   the same command, environment and `PATH` as toolgate starts it;
+//! - calls go to connections that stay open side by side (direct, via
+//!   toolgate, and a second direct one as an A/A control), in blocks whose
+//!   order rotates, over several fresh sets of connections, after a warm-up;
+//! - every child is shut down explicitly (stdin closed, then waited for), and
+//!   the harness checks that no process it started outlives its scenario.
+//!
+//! Results: a markdown table on stdout, raw figures in
+//! `target/bench/proxy.json`. Progress goes to stderr.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fs,
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail, ensure};
+use rmcp::{
+    ClientHandler, Peer, ServiceExt,
+    model::{
+        CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation, JsonObject,
+        ProtocolVersion, Tool,
+    },
+    service::{NotificationContext, RoleClient, RunningService},
+    transport::TokioChildProcess,
+};
+use serde_json::{Value, json};
+use tokio::{process::Command, sync::Notify, task::JoinSet};
+
+/// The upstream tool every call goes to, and its arguments.
+const ECHO_TOOL: &str = "echo";
+const ECHO_MESSAGE: &str = "hello";
+
+/// Upstream names for the start-up scenario (two copies of server-everything).
+const STARTUP_UPSTREAMS: [&str; 2] = ["alpha", "beta"];
+
+/// How long any single wait (initialize, a complete tool list) may take before
+/// the harness gives up: generous, this is a failure detector, not a target.
+const WAIT_LIMIT: Duration = Duration::from_secs(60);
+
+/// Targets, shown next to the figures.
+const TARGET_P50_RATIO: f64 = 1.15;
+const TARGET_P99_RATIO: f64 = 1.5;
+const TARGET_THROUGHPUT_RATIO: f64 = 0.85;
+const TARGET_INIT_MS: f64 = 10.0;
+const TARGET_IDLE_RSS_MIB: f64 = 12.0;
+
+// ---------------------------------------------------------------------------
+// Options
+
+#[derive(Debug, Clone)]
+struct Opts {
+    /// Measured sequential calls per path.
+    calls: usize,
+    /// Warm-up per connection: 10 times this at full concurrency, then this
+    /// many sequential calls (not measured).
+    warmup: usize,
+    /// Fresh sets of connections the latency and throughput figures are
+    /// pooled over.
+    sessions: usize,
+    /// Blocks per path and session; paths alternate block by block.
+    blocks: usize,
+    /// Calls per path and session in the throughput scenario.
+    throughput_calls: usize,
+    /// Calls in flight in the throughput scenario.
+    inflight: usize,
+    /// Spawns per path in the start-up scenario.
+    spawns: usize,
+    /// Upstreams configured in the idle-RSS scenario.
+    rss_upstreams: usize,
+    /// Only measure the direct path (toolgate not needed).
+    direct_only: bool,
+    /// Exit 1 when a target is missed.
+    strict: bool,
+    /// Scenarios to run (calls, startup, rss); all when empty.
+    only: Vec<String>,
+    quick: bool,
+    /// The arguments as given, for the report.
+    args: Vec<String>,
+}
+
+const SCENARIOS: [&str; 3] = ["calls", "startup", "rss"];
+
+const USAGE: &str = "\
+usage: cargo bench --bench proxy -- [options]
+
+  --quick             smoke run: 200 calls, 1 session, 100 warm-up, 1000 throughput
+                      calls, 3 spawns
+  --calls N           measured sequential echo calls per path (default 2000)
+  --warmup N          warm-up per connection: 10 N calls at full concurrency,
+                      then N sequential calls (default 1000)
+  --sessions N        spread the calls over N fresh sets of connections (default 5)
+  --blocks N          alternate the paths in N blocks per session (default 10)
+  --throughput-calls N  calls per path and session at full concurrency (default 5000)
+  --inflight N        calls in flight in the throughput scenario (default 64)
+  --spawns N          spawns per path in the start-up scenario (default 20)
+  --rss-upstreams N   stdio upstreams in the idle-RSS scenario (default 10)
+  --direct-only       measure the direct path only (toolgate not needed)
+  --only LIST         run only these scenarios, comma-separated: calls,startup,rss
+  --strict            exit with status 1 when a target is missed
+  -h, --help          this help
+
+The upstream is mcp-server-everything: $TESTBED_EVERYTHING, else
+target/testbed/npm/node_modules/.bin/mcp-server-everything
+(install it with: bash tests/testbed/setup.sh).";
+
+impl Opts {
+    fn parse() -> Result<Self> {
+        let args: Vec<String> = std::env::args()
+            .skip(1)
+            // cargo bench passes --bench to harness = false targets.
+            .filter(|a| a != "--bench")
+            .collect();
+        let quick = args.iter().any(|a| a == "--quick");
+        let mut o = Opts {
+            calls: if quick { 200 } else { 2000 },
+            warmup: if quick { 100 } else { 1000 },
+            sessions: if quick { 1 } else { 5 },
+            blocks: 10,
+            throughput_calls: if quick { 1000 } else { 5000 },
+            inflight: 64,
+            spawns: if quick { 3 } else { 20 },
+            rss_upstreams: 10,
+            direct_only: false,
+            strict: false,
+            only: Vec::new(),
+            quick,
+            args: args.clone(),
+        };
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            let mut num = |name: &str| -> Result<usize> {
+                let v = it
+                    .next()
+                    .with_context(|| format!("{name} needs a number\n\n{USAGE}"))?;
+                let n: usize = v
+                    .parse()
+                    .with_context(|| format!("{name}: not a number: {v:?}\n\n{USAGE}"))?;
+                ensure!(n > 0, "{name} must be at least 1");
+                Ok(n)
+            };
+            match a.as_str() {
+                "--quick" => {}
+                "--calls" => o.calls = num("--calls")?,
+                "--warmup" => o.warmup = num("--warmup")?,
+                "--blocks" => o.blocks = num("--blocks")?,
+                "--sessions" => o.sessions = num("--sessions")?,
+                "--throughput-calls" => o.throughput_calls = num("--throughput-calls")?,
+                "--inflight" => o.inflight = num("--inflight")?,
+                "--spawns" => o.spawns = num("--spawns")?,
+                "--rss-upstreams" => o.rss_upstreams = num("--rss-upstreams")?,
+                "--direct-only" => o.direct_only = true,
+                "--strict" => o.strict = true,
+                "--only" => {
+                    let v = it.next().context("--only needs a list")?;
+                    for s in v.split(',') {
+                        ensure!(
+                            SCENARIOS.contains(&s),
+                            "--only: unknown scenario {s:?} (known: {SCENARIOS:?})"
+                        );
+                        o.only.push(s.to_string());
+                    }
+                }
+                "-h" | "--help" => {
+                    eprintln!("{USAGE}");
+                    std::process::exit(0);
+                }
+                other => bail!("unknown argument {other:?}\n\n{USAGE}"),
+            }
+        }
+        Ok(o)
+    }
+
+    fn runs(&self, scenario: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|s| s == scenario)
+    }
+
+    fn command_line(&self) -> String {
+        let mut s = String::from("cargo bench --bench proxy");
+        if !self.args.is_empty() {
+            s.push_str(" --");
+            for a in &self.args {
+                s.push(' ');
+                s.push_str(a);
+            }
+        }
+        s
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Environment
+
+fn repo_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The mcp-server-everything binary, or an error that says how to get it.
+fn find_everything() -> Result<PathBuf> {
+    let candidate = if let Some(p) = std::env::var_os("TESTBED_EVERYTHING") {
+        let p = PathBuf::from(p);
+        ensure!(
+            p.exists(),
+            "TESTBED_EVERYTHING is set to {}, which does not exist\n\
+             hint: run `bash tests/testbed/setup.sh`, then `. target/testbed/env.sh`",
+            p.display()
+        );
+        p
+    } else {
+        let tb = std::env::var_os("TOOLGATE_TESTBED")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo_dir().join("target/testbed"));
+        let p = tb.join("npm/node_modules/.bin/mcp-server-everything");
+        ensure!(
+            p.exists(),
+            "mcp-server-everything not found: TESTBED_EVERYTHING is not set and {} does not exist\n\
+             hint: run `bash tests/testbed/setup.sh` (it installs \
+             @modelcontextprotocol/server-everything@2026.8.31 under target/testbed)",
+            p.display()
+        );
+        p
+    };
+    // Absolute, so toolgate can run it from any working directory.
+    let abs = if candidate.is_absolute() {
+        candidate
+    } else {
+        std::env::current_dir()?.join(candidate)
+    };
+    Ok(abs)
+}
+
+/// The toolgate under test: the one cargo built for this bench, unless
+/// `TOOLGATE_BENCH_BIN` names another build.
+fn toolgate_bin() -> PathBuf {
+    std::env::var_os("TOOLGATE_BENCH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_toolgate")))
+}
+
+struct Machine {
+    nproc: usize,
+    cpu: String,
+    mem_total: String,
+    kernel: String,
+}
+
+fn machine() -> Machine {
+    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let mem_total = fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .map(|l| l.trim_start_matches("MemTotal:").trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into());
+    Machine {
+        nproc: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        cpu,
+        mem_total,
+        kernel,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The client
+
+/// Variables a direct upstream gets from the harness's environment: those of
+/// toolgate's base set (`src/upstream/command.rs`) that can matter to Node.
+const UPSTREAM_ENV: [&str; 10] = [
+    "HOME", "LOGNAME", "USER", "SHELL", "TERM", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ",
+];
+
+/// PATH for an upstream: the folder of its command first, then ours (what
+/// toolgate does, so `#!/usr/bin/env node` finds the same Node either way).
+fn upstream_path(command: &Path) -> std::ffi::OsString {
+    let mut dirs: Vec<PathBuf> = command
+        .parent()
+        .map(Path::to_path_buf)
+        .into_iter()
+        .collect();
+    if let Some(p) = std::env::var_os("PATH") {
+        dirs.extend(std::env::split_paths(&p));
+    }
+    std::env::join_paths(dirs).unwrap_or_default()
+}
+
+/// The `node` an upstream's `#!/usr/bin/env node` runs, and its version.
+fn upstream_node(command: &Path) -> String {
+    let path = upstream_path(command);
+    let Some(node) = std::env::split_paths(&path)
+        .map(|d| d.join("node"))
+        .find(|p| p.is_file())
+    else {
+        return "node not found".into();
+    };
+    let version = std::process::Command::new(&node)
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    format!("{} {version}", node.display())
+}
+
+/// The one client used on every path. It declares no capabilities (so
+/// server-everything exposes the same tools directly and through toolgate)
+/// and wakes the harness when the server says its tool list changed.
+#[derive(Clone, Default)]
+struct BenchClient {
+    tools_changed: Arc<Notify>,
+}
+
+impl ClientHandler for BenchClient {
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        // notify_one keeps a permit when nobody waits yet, so a notification
+        // that arrives while a tools/list is in flight is not lost.
+        self.tools_changed.notify_one();
+    }
+
+    fn get_info(&self) -> ClientConfig {
+        // rmcp's default protocol version is 2026-07-28, which has no
+        // `initialize`; pin the newest version that has one, on both paths.
+        ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("toolgate-bench", env!("CARGO_PKG_VERSION")),
+        )
+        .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
+    }
+}
+
+/// A connected client and the child process behind it.
+struct Conn {
+    label: String,
+    service: RunningService<RoleClient, BenchClient>,
+    pid: u32,
+    spawned_at: Instant,
+    /// Time from spawn to the `initialize` result.
+    init: Duration,
+    tools_changed: Arc<Notify>,
+    stderr_log: PathBuf,
+}
+
+/// What to start: server-everything directly, or toolgate with a config.
+enum Target<'a> {
+    Direct { everything: &'a Path },
+    Via { home: &'a Path },
+}
+
+/// Spawns the target and completes the MCP handshake.
+async fn connect(label: &str, target: Target<'_>, stderr_log: &Path) -> Result<Conn> {
+    let mut cmd = match target {
+        Target::Direct { everything } => {
+            // The environment toolgate gives a stdio upstream: a base set of
+            // variables (none of NODE_OPTIONS and the like), and PATH with
+            // the command's folder first (where the testbed keeps Node 22).
+            let mut c = Command::new(everything);
+            c.env_clear();
+            for (k, v) in std::env::vars_os() {
+                if UPSTREAM_ENV.iter().any(|u| k == *u) {
+                    c.env(k, v);
+                }
+            }
+            c.env("PATH", upstream_path(everything));
+            c
+        }
+        Target::Via { home } => {
+            let mut c = Command::new(toolgate_bin());
+            c.arg("serve")
+                .env("TOOLGATE_HOME", home)
+                .env_remove("TOOLGATE_CONFIG");
+            c
+        }
+    };
+    // A user's debug logging would skew the figures.
+    cmd.env_remove("RUST_LOG");
+    // Its own process group: every process of this scenario can be found
+    // (and, if one leaked, ended) by group id.
+    cmd.process_group(0);
+    let stderr =
+        fs::File::create(stderr_log).with_context(|| format!("create {}", stderr_log.display()))?;
+
+    let client = BenchClient::default();
+    let tools_changed = client.tools_changed.clone();
+
+    let spawned_at = Instant::now();
+    let (transport, _) = TokioChildProcess::builder(cmd)
+        .stderr(Stdio::from(stderr))
+        .spawn()
+        .with_context(|| format!("{label}: spawn"))?;
+    let pid = transport.id().context("child has no pid")?;
+    let service = match tokio::time::timeout(WAIT_LIMIT, client.serve(transport)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => bail!("{label}: initialize failed: {e}{}", stderr_tail(stderr_log)),
+        Err(_) => bail!(
+            "{label}: no initialize result within {WAIT_LIMIT:?}{}",
+            stderr_tail(stderr_log)
+        ),
+    };
+    let init = spawned_at.elapsed();
+    Ok(Conn {
+        label: label.to_string(),
+        service,
+        pid,
+        spawned_at,
+        init,
+        tools_changed,
+        stderr_log: stderr_log.to_path_buf(),
+    })
+}
+
+fn stderr_tail(path: &Path) -> String {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    let tail = &lines[lines.len().saturating_sub(20)..];
+    format!(
+        "\n---- last lines of its stderr ({}) ----\n{}",
+        path.display(),
+        tail.join("\n")
+    )
+}
+
+impl Conn {
+    fn peer(&self) -> &Peer<RoleClient> {
+        self.service.peer()
+    }
+
+    /// Lists tools until `complete` accepts the list; returns the list and
+    /// the time since spawn. Re-lists when the server announces a change
+    /// (with a short poll as a fallback in case no notification comes).
+    async fn wait_for_tools(
+        &self,
+        what: &str,
+        complete: impl Fn(&[Tool]) -> bool,
+    ) -> Result<(Vec<Tool>, Duration)> {
+        let deadline = Instant::now() + WAIT_LIMIT;
+        loop {
+            let tools = self
+                .peer()
+                .list_all_tools()
+                .await
+                .with_context(|| format!("{}: tools/list", self.label))?;
+            if complete(&tools) {
+                return Ok((tools, self.spawned_at.elapsed()));
+            }
+            if Instant::now() >= deadline {
+                let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+                bail!(
+                    "{}: tools/list still lacks {what} after {WAIT_LIMIT:?}; it has {} tools: {names:?}{}",
+                    self.label,
+                    names.len(),
+                    stderr_tail(&self.stderr_log)
+                );
+            }
+            tokio::select! {
+                _ = self.tools_changed.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+            }
+        }
+    }
+
+    /// Cancels the service: closes the child's stdin and waits for it to
+    /// exit (rmcp sends SIGTERM after 3 s, then SIGKILL). Returns the time
+    /// the child took to exit. Dropping the service instead would leave the
+    /// child to a background task that may never run.
+    async fn shutdown(self) -> Result<Duration> {
+        let t = Instant::now();
+        self.service
+            .cancel()
+            .await
+            .with_context(|| format!("{}: shutdown", self.label))?;
+        Ok(t.elapsed())
+    }
+}
+
+fn echo_params() -> CallToolRequestParams {
+    let mut args = JsonObject::new();
+    args.insert("message".into(), Value::String(ECHO_MESSAGE.into()));
+    CallToolRequestParams::new(ECHO_TOOL).with_arguments(args)
+}
+
+/// One echo call; fails on a protocol error or an `isError` result.
+async fn echo(peer: &Peer<RoleClient>, params: &CallToolRequestParams) -> Result<()> {
+    let r = peer.call_tool(params.clone()).await?;
+    ensure!(r.is_error != Some(true), "echo returned isError: {r:?}");
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Processes: leak detection
+
+/// (pid, ppid, pgrp, state, comm) of every process.
+fn processes() -> Vec<(i32, i32, i32, char, String)> {
+    let mut out = Vec::new();
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in dir.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid pgrp ..."; comm may contain spaces and ')'.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = stat[open + 1..close].to_string();
+        let mut rest = stat[close + 1..].split_whitespace();
+        let state = rest.next().and_then(|s| s.chars().next()).unwrap_or('?');
+        let ppid = rest.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        let pgrp = rest.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        out.push((pid, ppid, pgrp, state, comm));
+    }
+    out
+}
+
+/// Live processes this benchmark started: descendants of this process, and
+/// members of the process groups of the children it spawned (which catches
+/// grandchildren that were orphaned). Zombies do not count.
+fn our_processes(groups: &BTreeSet<i32>) -> Vec<(i32, String)> {
+    let me = std::process::id() as i32;
+    let procs = processes();
+    let parent: BTreeMap<i32, i32> = procs.iter().map(|p| (p.0, p.1)).collect();
+    let descends_from_me = |mut pid: i32| {
+        for _ in 0..64 {
+            match parent.get(&pid) {
+                Some(&pp) if pp == me => return true,
+                Some(&pp) if pp > 1 => pid = pp,
+                _ => return false,
+            }
+        }
+        false
+    };
+    procs
+        .iter()
+        .filter(|p| p.0 != me && p.3 != 'Z')
+        .filter(|p| groups.contains(&p.2) || descends_from_me(p.0))
+        .map(|p| (p.0, p.4.clone()))
+        .collect()
+}
+
+/// Waits (up to 5 s) for every process of the given groups and every
+/// descendant of ours to be gone. Whatever is left is reported as leaked
+/// and killed, by pid.
+async fn check_no_leftovers(groups: &BTreeSet<i32>, leaks: &mut Vec<String>) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = our_processes(groups);
+        if left.is_empty() {
+            return;
+        }
+        if Instant::now() >= deadline {
+            for (pid, comm) in left {
+                eprintln!("LEAK: process {pid} ({comm}) outlived its scenario; killing it");
+                leaks.push(format!("{pid} {comm}"));
+                // SAFETY: kill(2) with a pid we started; no memory involved.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn vm_status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line[field.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+// ---------------------------------------------------------------------------
+// Figures
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    // Nearest rank.
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn sorted(v: &[f64]) -> Vec<f64> {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s
+}
+
+fn median(v: &[f64]) -> f64 {
+    percentile(&sorted(v), 50.0)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn latency_summary(samples_ms: &[f64]) -> Value {
+    let s = sorted(samples_ms);
+    let mean = s.iter().sum::<f64>() / s.len().max(1) as f64;
+    json!({
+        "count": s.len(),
+        "p50_ms": percentile(&s, 50.0),
+        "p90_ms": percentile(&s, 90.0),
+        "p99_ms": percentile(&s, 99.0),
+        "min_ms": s.first(),
+        "max_ms": s.last(),
+        "mean_ms": mean,
+    })
+}
+
+#[derive(Default)]
+struct Path2<T> {
+    direct: T,
+    via: T,
+}
+
+/// Per-path raw samples, filled in by the scenarios.
+#[derive(Default)]
+struct Results {
+    /// Per path (`DIRECT`, `VIA`, `CONTROL`): one sample per call.
+    latency_ms: [Vec<f64>; 3],
+    /// Per path: (calls, seconds) per throughput round.
+    throughput_rounds: [Vec<(usize, f64)>; 3],
+    init_ms: Path2<Vec<f64>>,
+    tools_ms: Path2<Vec<f64>>,
+    shutdown_ms: Path2<Vec<f64>>,
+    direct_tool_count: usize,
+    idle_rss_kib: Option<u64>,
+    idle_hwm_kib: Option<u64>,
+    rss_tool_count: usize,
+    leaks: Vec<String>,
+}
+
+impl Results {
+    fn throughput(rounds: &[(usize, f64)]) -> f64 {
+        let calls: usize = rounds.iter().map(|r| r.0).sum();
+        let secs: f64 = rounds.iter().map(|r| r.1).sum();
+        calls as f64 / secs
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Scenarios
+
+struct Env {
+    everything: PathBuf,
+    scratch: tempfile::TempDir,
+    /// Process groups of every child spawned so far.
+    groups: BTreeSet<i32>,
+}
+
+impl Env {
+    /// Writes a toolgate home whose config has the given upstreams, all of
+    /// them server-everything. `prefix`: `Some("")` keeps tool names as is,
+    /// `None` leaves toolgate's default (`<name>__<tool>`).
+    fn home(&self, name: &str, upstreams: &[&str], prefix: Option<&str>) -> Result<PathBuf> {
+        let home = self.scratch.path().join(name);
+        fs::create_dir_all(&home)?;
+        let command = self
+            .everything
+            .to_str()
+            .context("mcp-server-everything path is not UTF-8")?;
+        let mut toml = String::new();
+        for u in upstreams {
+            toml.push_str(&format!("[servers.{u}]\n"));
+            // A JSON string is a valid TOML basic string.
+            toml.push_str(&format!("command = {}\n", json!(command)));
+            toml.push_str("args = []\n");
+            if let Some(p) = prefix {
+                toml.push_str(&format!("prefix = {}\n", json!(p)));
+            }
+            toml.push('\n');
+        }
+        fs::write(home.join("config.toml"), toml)?;
+        Ok(home)
+    }
+
+    fn log(&self, name: &str) -> PathBuf {
+        self.scratch.path().join(format!("{name}.stderr.log"))
+    }
+
+    async fn connect(&mut self, label: &str, target: Target<'_>, log: &str) -> Result<Conn> {
+        let conn = connect(label, target, &self.log(log)).await?;
+        self.groups.insert(conn.pid as i32);
+        Ok(conn)
+    }
+}
+
+/// Every tool of `baseline` appears once per upstream, named after the
+/// upstream (`<upstream><separator><tool>`, whatever the separator is).
+fn has_all_tools(tools: &[Tool], upstreams: &[&str], baseline: &[String]) -> bool {
+    upstreams.iter().all(|u| {
+        baseline.iter().all(|b| {
+            tools.iter().any(|t| {
+                let n = t.name.as_ref();
+                n.starts_with(u) && n.ends_with(b.as_str()) && n.len() <= u.len() + b.len() + 3
+            })
+        })
+    })
+}
+
+/// The connections of the latency and throughput scenario.
+const DIRECT: usize = 0;
+const VIA: usize = 1;
+/// A second direct connection, measured exactly like the first: the A/A
+/// control whose ratio to `DIRECT` shows the noise floor of the run.
+const CONTROL: usize = 2;
+const PATH_LABELS: [&str; 3] = ["direct", "via toolgate", "direct (A/A control)"];
+
+/// Every order of the given paths; block `b` runs `orders[b % len]`, so each
+/// path goes first, second (and third) equally often.
+fn orders(paths: &[usize]) -> Vec<Vec<usize>> {
+    if paths.len() <= 1 {
+        return vec![paths.to_vec()];
+    }
+    let mut out = Vec::new();
+    for (i, &first) in paths.iter().enumerate() {
+        let mut rest = paths.to_vec();
+        rest.remove(i);
+        for mut tail in orders(&rest) {
+            tail.insert(0, first);
+            out.push(tail);
+        }
+    }
+    out
+}
+
+/// Scenarios 1 and 2: sequential latency and throughput. Each session opens
+/// fresh connections on every path, side by side, and measures them in
+/// alternating blocks; figures are pooled over the sessions, so neither a
+/// lucky process nor a noisy moment favours one path.
+async fn scenario_calls(env: &mut Env, o: &Opts, r: &mut Results) -> Result<()> {
+    for s in 0..o.sessions {
+        let calls = split(o.calls, o.sessions, s);
+        let tput = o.throughput_calls;
+        eprintln!(
+            "[calls] session {}/{}: {calls} sequential calls per path in {} blocks, \
+             then {tput} calls with {} in flight",
+            s + 1,
+            o.sessions,
+            o.blocks,
+            o.inflight
+        );
+        calls_session(env, o, r, s, calls, tput).await?;
+    }
+    Ok(())
+}
+
+/// Part `i` of `total` split into `n` near-equal parts.
+fn split(total: usize, n: usize, i: usize) -> usize {
+    total / n + usize::from(i < total % n)
+}
+
+async fn calls_session(
+    env: &mut Env,
+    o: &Opts,
+    r: &mut Results,
+    session: usize,
+    calls: usize,
+    tput: usize,
+) -> Result<()> {
+    let params = echo_params();
+    let everything = env.everything.clone();
+    let mut conns: Vec<(usize, Conn)> = Vec::new();
+    let direct = env
+        .connect(
+            PATH_LABELS[DIRECT],
+            Target::Direct {
+                everything: &everything,
+            },
+            "calls-direct",
+        )
+        .await?;
+    let has_echo = |tools: &[Tool]| tools.iter().any(|t| t.name == ECHO_TOOL);
+    let (direct_tools, _) = direct.wait_for_tools("echo", has_echo).await?;
+    conns.push((DIRECT, direct));
+
+    if !o.direct_only {
+        let home = env.home("calls", &["everything"], Some(""))?;
+        let via = env
+            .connect(PATH_LABELS[VIA], Target::Via { home: &home }, "calls-via")
+            .await?;
+        // Same tool names as direct (prefix ""), so the same call works.
+        let names: BTreeSet<String> = direct_tools.iter().map(|t| t.name.to_string()).collect();
+        via.wait_for_tools("every tool of server-everything, unprefixed", |tools| {
+            let got: BTreeSet<String> = tools.iter().map(|t| t.name.to_string()).collect();
+            names.is_subset(&got)
+        })
+        .await?;
+        conns.push((VIA, via));
+    }
+
+    let control = env
+        .connect(
+            PATH_LABELS[CONTROL],
+            Target::Direct {
+                everything: &everything,
+            },
+            "calls-control",
+        )
+        .await?;
+    control.wait_for_tools("echo", has_echo).await?;
+    conns.push((CONTROL, control));
+
+    // Sanity: the echo answers with the message on every path.
+    for (_, c) in &conns {
+        let res = c.peer().call_tool(params.clone()).await?;
+        let text = serde_json::to_string(&res.content)?;
+        ensure!(
+            text.contains(ECHO_MESSAGE),
+            "{}: echo did not echo: {text}",
+            c.label
+        );
+    }
+
+    // Warm-up, so that the figures are of steady state (node's JIT needs a
+    // few thousand calls): calls at full concurrency, then sequential ones.
+    for (_, c) in &conns {
+        throughput_round(c.peer(), o.warmup * 10, o.inflight, &params).await?;
+        for _ in 0..o.warmup {
+            echo(c.peer(), &params).await?;
+        }
+    }
+
+    // Latency: blocks in rotating order.
+    let paths: Vec<usize> = conns.iter().map(|(k, _)| *k).collect();
+    let orders = orders(&paths);
+    let conn = |k: usize| &conns.iter().find(|(kk, _)| *kk == k).expect("path").1;
+    for b in 0..o.blocks {
+        let n = split(calls, o.blocks, b);
+        for &k in &orders[(session * o.blocks + b) % orders.len()] {
+            let c = conn(k);
+            let out = &mut r.latency_ms[k];
+            for _ in 0..n {
+                let t = Instant::now();
+                echo(c.peer(), &params).await?;
+                out.push(ms(t.elapsed()));
+            }
+        }
+    }
+
+    // Throughput: `inflight` workers share a counter of calls; two rounds
+    // per path, in rotating order.
+    for round in 0..2 {
+        let n = split(tput, 2, round);
+        for &k in &orders[(session * 2 + round + 1) % orders.len()] {
+            let secs = throughput_round(conn(k).peer(), n, o.inflight, &params).await?;
+            r.throughput_rounds[k].push((n, secs));
+        }
+    }
+
+    for (_, c) in conns {
+        c.shutdown().await?;
+    }
+    check_no_leftovers(&env.groups, &mut r.leaks).await;
+    Ok(())
+}
+
+/// `total` calls with `inflight` of them outstanding at any time; returns
+/// the wall time in seconds.
+async fn throughput_round(
+    peer: &Peer<RoleClient>,
+    total: usize,
+    inflight: usize,
+    params: &CallToolRequestParams,
+) -> Result<f64> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut set = JoinSet::new();
+    let t = Instant::now();
+    for _ in 0..inflight.min(total) {
+        let peer = peer.clone();
+        let next = next.clone();
+        let params = params.clone();
+        set.spawn(async move {
+            while next.fetch_add(1, Ordering::Relaxed) < total {
+                echo(&peer, &params).await?;
+            }
+            Ok::<_, anyhow::Error>(())
+        });
+    }
+    while let Some(res) = set.join_next().await {
+        res??;
+    }
+    Ok(t.elapsed().as_secs_f64())
+}
+
+/// Scenario 3: spawn to `initialize` result, and spawn to the first complete
+/// tool list. Direct: one server-everything. Via: toolgate with two.
+async fn scenario_startup(
+    env: &mut Env,
+    o: &Opts,
+    r: &mut Results,
+    baseline: &[String],
+) -> Result<()> {
+    let home = if o.direct_only {
+        None
+    } else {
+        Some(env.home("startup", &STARTUP_UPSTREAMS, None)?)
+    };
+    eprintln!(
+        "[startup] {} spawns per path (via: {} upstreams)",
+        o.spawns,
+        STARTUP_UPSTREAMS.len()
+    );
+    for i in 0..o.spawns {
+        let order: [bool; 2] = if i % 2 == 0 {
+            [false, true]
+        } else {
+            [true, false]
+        };
+        for is_via in order {
+            if is_via {
+                let Some(home) = &home else { continue };
+                let c = env
+                    .connect("via toolgate", Target::Via { home }, "startup-via")
+                    .await?;
+                let (_, t) = c
+                    .wait_for_tools("the tools of both upstreams", |tools| {
+                        has_all_tools(tools, &STARTUP_UPSTREAMS, baseline)
+                    })
+                    .await?;
+                r.init_ms.via.push(ms(c.init));
+                r.tools_ms.via.push(ms(t));
+                r.shutdown_ms.via.push(ms(c.shutdown().await?));
+            } else {
+                let everything = env.everything.clone();
+                let c = env
+                    .connect(
+                        "direct",
+                        Target::Direct {
+                            everything: &everything,
+                        },
+                        "startup-direct",
+                    )
+                    .await?;
+                let (_, t) = c
+                    .wait_for_tools("every tool", |tools| {
+                        baseline
+                            .iter()
+                            .all(|b| tools.iter().any(|t| t.name == b.as_str()))
+                    })
+                    .await?;
+                r.init_ms.direct.push(ms(c.init));
+                r.tools_ms.direct.push(ms(t));
+                r.shutdown_ms.direct.push(ms(c.shutdown().await?));
+            }
+            check_no_leftovers(&env.groups, &mut r.leaks).await;
+        }
+    }
+    Ok(())
+}
+
+/// Scenario 4: VmRSS of the toolgate process (not its children) with N stdio
+/// upstreams, once every upstream's tools are listed and memory has settled.
+async fn scenario_rss(env: &mut Env, o: &Opts, r: &mut Results, baseline: &[String]) -> Result<()> {
+    let names: Vec<String> = (0..o.rss_upstreams).map(|i| format!("s{i:02}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    eprintln!("[rss] toolgate with {} upstreams", names.len());
+    let home = env.home("rss", &names, None)?;
+    let c = env
+        .connect("via toolgate", Target::Via { home: &home }, "rss-via")
+        .await?;
+    let (tools, _) = c
+        .wait_for_tools("the tools of every upstream", |tools| {
+            has_all_tools(tools, &names, baseline)
+        })
+        .await?;
+    r.rss_tool_count = tools.len();
+    // Settle: sample every 100 ms until three samples in a row agree within
+    // 64 KiB (at least 300 ms, at most 3 s).
+    let start = Instant::now();
+    let mut last: Vec<u64> = Vec::new();
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let rss = vm_status_kib(c.pid, "VmRSS:").context("read VmRSS of toolgate")?;
+        last.push(rss);
+        let n = last.len();
+        let settled = n >= 3 && {
+            let w = &last[n - 3..];
+            w.iter().max().unwrap_or(&0) - w.iter().min().unwrap_or(&0) <= 64
+        };
+        if settled || start.elapsed() >= Duration::from_secs(3) {
+            break;
+        }
+    }
+    r.idle_rss_kib = last.last().copied();
+    r.idle_hwm_kib = vm_status_kib(c.pid, "VmHWM:");
+    c.shutdown().await?;
+    check_no_leftovers(&env.groups, &mut r.leaks).await;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Report
+
+struct Row {
+    metric: String,
+    direct: Option<f64>,
+    via: Option<f64>,
+    ratio: Option<f64>,
+    target: String,
+    met: Option<bool>,
+    decimals: usize,
+}
+
+fn fmt_num(v: Option<f64>, decimals: usize) -> String {
+    match v {
+        Some(v) if v.is_finite() => format!("{v:.decimals$}"),
+        _ => "—".into(),
+    }
+}
+
+fn fmt_ratio(q: Option<f64>) -> String {
+    q.map_or("—".into(), |q| format!("{q:.2}×"))
+}
+
+impl Row {
+    /// A row with no target.
+    fn info(metric: String, direct: Option<f64>, via: Option<f64>, decimals: usize) -> Self {
+        Row {
+            metric,
+            direct,
+            via,
+            ratio: ratio(via, direct),
+            target: "—".into(),
+            met: None,
+            decimals,
+        }
+    }
+}
+
+fn ratio(via: Option<f64>, direct: Option<f64>) -> Option<f64> {
+    Some(via? / direct?).filter(|r| r.is_finite())
+}
+
+fn nonempty(v: &[f64]) -> Option<&[f64]> {
+    (!v.is_empty()).then_some(v)
+}
+
+fn rows(o: &Opts, r: &Results) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let ld = nonempty(&r.latency_ms[DIRECT]).map(sorted);
+    let lv = nonempty(&r.latency_ms[VIA]).map(sorted);
+    for (p, target) in [
+        (50.0, Some(TARGET_P50_RATIO)),
+        (90.0, None),
+        (99.0, Some(TARGET_P99_RATIO)),
+    ] {
+        let d = ld.as_deref().map(|s| percentile(s, p));
+        let v = lv.as_deref().map(|s| percentile(s, p));
+        let q = ratio(v, d);
+        rows.push(Row {
+            metric: format!("echo latency p{p:.0}, ms ({} sequential calls)", o.calls),
+            direct: d,
+            via: v,
+            ratio: q,
+            target: target.map_or("—".into(), |t| format!("ratio ≤ {t}")),
+            met: target.and_then(|t| Some(q? <= t)),
+            decimals: 3,
+        });
+    }
+    let td = nonempty_rounds(&r.throughput_rounds[DIRECT]).map(Results::throughput);
+    let tv = nonempty_rounds(&r.throughput_rounds[VIA]).map(Results::throughput);
+    let q = ratio(tv, td);
+    rows.push(Row {
+        metric: format!("throughput, calls/s ({} in flight)", o.inflight),
+        direct: td,
+        via: tv,
+        ratio: q,
+        target: format!("ratio ≥ {TARGET_THROUGHPUT_RATIO}"),
+        met: q.map(|q| q >= TARGET_THROUGHPUT_RATIO),
+        decimals: 0,
+    });
+    let md = nonempty(&r.init_ms.direct).map(median);
+    let mv = nonempty(&r.init_ms.via).map(median);
+    rows.push(Row {
+        metric: format!(
+            "spawn → initialize result, ms (median of {})",
+            r.init_ms.direct.len().max(r.init_ms.via.len())
+        ),
+        direct: md,
+        via: mv,
+        ratio: ratio(mv, md),
+        target: format!("via ≤ {TARGET_INIT_MS} ms"),
+        met: mv.map(|v| v <= TARGET_INIT_MS),
+        decimals: 1,
+    });
+    let md = nonempty(&r.tools_ms.direct).map(median);
+    let mv = nonempty(&r.tools_ms.via).map(median);
+    rows.push(Row {
+        metric: format!(
+            "spawn → complete tools/list, ms (median; via: {} upstreams)",
+            STARTUP_UPSTREAMS.len()
+        ),
+        direct: md,
+        via: mv,
+        ratio: ratio(mv, md),
+        target: "—".into(),
+        met: None,
+        decimals: 1,
+    });
+    let md = nonempty(&r.shutdown_ms.direct).map(median);
+    let mv = nonempty(&r.shutdown_ms.via).map(median);
+    rows.push(Row {
+        metric: "stdin closed → exit, ms (median)".into(),
+        direct: md,
+        via: mv,
+        ratio: ratio(mv, md),
+        target: "—".into(),
+        met: None,
+        decimals: 1,
+    });
+    let rss = r.idle_rss_kib.map(|k| k as f64 / 1024.0);
+    rows.push(Row {
+        metric: format!(
+            "idle RSS of toolgate, MiB ({} stdio upstreams)",
+            o.rss_upstreams
+        ),
+        direct: None,
+        via: rss,
+        ratio: None,
+        target: format!("≤ {TARGET_IDLE_RSS_MIB} MiB"),
+        met: rss.map(|v| v <= TARGET_IDLE_RSS_MIB),
+        decimals: 1,
+    });
+    rows
+}
+
+fn nonempty_rounds(v: &[(usize, f64)]) -> Option<&[(usize, f64)]> {
+    (!v.is_empty()).then_some(v)
+}
+
+/// The A/A control against direct (`via` holds the control's figures).
+fn noise_rows(r: &Results) -> Vec<Row> {
+    let mut out = Vec::new();
+    let ld = nonempty(&r.latency_ms[DIRECT]).map(sorted);
+    let lc = nonempty(&r.latency_ms[CONTROL]).map(sorted);
+    for p in [50.0, 90.0, 99.0] {
+        let d = ld.as_deref().map(|s| percentile(s, p));
+        let c = lc.as_deref().map(|s| percentile(s, p));
+        out.push(Row::info(format!("echo latency p{p:.0}, ms"), d, c, 3));
+    }
+    let td = nonempty_rounds(&r.throughput_rounds[DIRECT]).map(Results::throughput);
+    let tc = nonempty_rounds(&r.throughput_rounds[CONTROL]).map(Results::throughput);
+    out.push(Row::info("throughput, calls/s".into(), td, tc, 0));
+    out
+}
+
+fn print_report(o: &Opts, m: &Machine, everything: &Path, rows: &[Row], r: &Results) {
+    println!("# toolgate proxy benchmark\n");
+    println!("- command: `{}`", o.command_line());
+    println!(
+        "- machine: {} CPUs (nproc), {}, {} RAM, Linux {}",
+        m.nproc, m.cpu, m.mem_total, m.kernel
+    );
+    println!("- toolgate: `{}`", toolgate_bin().display());
+    println!(
+        "- upstream: `{}` on `{}`",
+        everything.display(),
+        upstream_node(everything)
+    );
+    println!(
+        "- client: rmcp 3.11 (child process, current-thread runtime), protocol {}, \
+         no capabilities",
+        ProtocolVersion::LATEST_WITH_INITIALIZE
+    );
+    if o.quick {
+        println!("- **quick run**: smoke figures, not for comparison");
+    }
+    if o.direct_only {
+        println!("- **direct only**: toolgate not measured");
+    }
+    println!();
+    println!("| metric | direct | via toolgate | ratio | target | met? |");
+    println!("|---|---:|---:|---:|---|---|");
+    for row in rows {
+        let met = match row.met {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "—",
+        };
+        println!(
+            "| {} | {} | {} | {} | {} | {} |",
+            row.metric,
+            fmt_num(row.direct, row.decimals),
+            fmt_num(row.via, row.decimals),
+            fmt_ratio(row.ratio),
+            row.target,
+            met
+        );
+    }
+    let noise = noise_rows(r);
+    if noise.iter().any(|row| row.ratio.is_some()) {
+        println!();
+        println!(
+            "Noise floor: a second direct connection, measured like the others \
+             (A/A; a ratio within this distance of 1.00 is noise):"
+        );
+        println!();
+        println!("| metric | direct | direct again | ratio |");
+        println!("|---|---:|---:|---:|");
+        for row in &noise {
+            println!(
+                "| {} | {} | {} | {} |",
+                row.metric,
+                fmt_num(row.direct, row.decimals),
+                fmt_num(row.via, row.decimals),
+                fmt_ratio(row.ratio)
+            );
+        }
+    }
+    println!();
+    println!(
+        "Direct: one mcp-server-everything ({} tools). Start-up direct column: one \
+         server-everything spawned directly; via: toolgate with {} copies.",
+        r.direct_tool_count,
+        STARTUP_UPSTREAMS.len()
+    );
+    if let Some(hwm) = r.idle_hwm_kib {
+        println!(
+            "Idle RSS read once {} tools were listed; peak (VmHWM) {:.1} MiB.",
+            r.rss_tool_count,
+            hwm as f64 / 1024.0
+        );
+    }
+    if r.leaks.is_empty() {
+        println!("Leftover processes after each scenario: none.");
+    } else {
+        println!(
+            "**Leftover processes (killed by the harness): {}**",
+            r.leaks.join(", ")
+        );
+    }
+}
+
+fn report_json(o: &Opts, m: &Machine, everything: &Path, rows: &[Row], r: &Results) -> Value {
+    let secs_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let rounds = |v: &[(usize, f64)]| -> Value {
+        json!({
+            "calls_per_s": nonempty_rounds(v).map(Results::throughput),
+            "rounds": v.iter().map(|(n, s)| json!({"calls": n, "seconds": s})).collect::<Vec<_>>(),
+        })
+    };
+    let dist =
+        |v: &[f64]| -> Value { json!({ "median_ms": nonempty(v).map(median), "samples_ms": v }) };
+    json!({
+        "version": 1,
+        "unix_time": secs_now,
+        "command": o.command_line(),
+        "machine": {
+            "nproc": m.nproc, "cpu": m.cpu, "mem_total": m.mem_total, "kernel": m.kernel,
+        },
+        "toolgate": toolgate_bin(),
+        "upstream": everything,
+        "node": upstream_node(everything),
+        "options": {
+            "calls": o.calls, "warmup": o.warmup, "latency_blocks": o.blocks,
+            "throughput_calls": o.throughput_calls, "inflight": o.inflight,
+            "sessions": o.sessions, "spawns": o.spawns, "rss_upstreams": o.rss_upstreams,
+            "quick": o.quick, "direct_only": o.direct_only, "only": o.only,
+        },
+        "latency": {
+            "direct": latency_summary(&r.latency_ms[DIRECT]),
+            "via": latency_summary(&r.latency_ms[VIA]),
+            "control": latency_summary(&r.latency_ms[CONTROL]),
+            "direct_samples_ms": r.latency_ms[DIRECT],
+            "via_samples_ms": r.latency_ms[VIA],
+            "control_samples_ms": r.latency_ms[CONTROL],
+        },
+        "throughput": {
+            "direct": rounds(&r.throughput_rounds[DIRECT]),
+            "via": rounds(&r.throughput_rounds[VIA]),
+            "control": rounds(&r.throughput_rounds[CONTROL]),
+        },
+        "startup": {
+            "init": { "direct": dist(&r.init_ms.direct), "via": dist(&r.init_ms.via) },
+            "tools_list_complete": { "direct": dist(&r.tools_ms.direct), "via": dist(&r.tools_ms.via) },
+            "shutdown": { "direct": dist(&r.shutdown_ms.direct), "via": dist(&r.shutdown_ms.via) },
+        },
+        "idle_rss": {
+            "vm_rss_kib": r.idle_rss_kib,
+            "vm_hwm_kib": r.idle_hwm_kib,
+            "tools_listed": r.rss_tool_count,
+        },
+        "table": rows.iter().map(|row| json!({
+            "metric": row.metric, "direct": row.direct, "via": row.via,
+            "ratio": row.ratio, "target": row.target, "met": row.met,
+        })).collect::<Vec<_>>(),
+        "noise_floor": noise_rows(r).iter().map(|row| json!({
+            "metric": row.metric, "direct": row.direct, "control": row.via, "ratio": row.ratio,
+        })).collect::<Vec<_>>(),
+        "leaked_processes": r.leaks,
+    })
+}
+
+// ---------------------------------------------------------------------------
+
+async fn run(o: Opts) -> Result<bool> {
+    let everything = find_everything()?;
+    if !o.direct_only {
+        let bin = toolgate_bin();
+        ensure!(
+            bin.exists(),
+            "toolgate binary {} missing\nhint: cargo build",
+            bin.display()
+        );
+    }
+    let m = machine();
+    let out_dir = repo_dir().join("target/bench");
+    fs::create_dir_all(&out_dir)?;
+    let mut env = Env {
+        everything: everything.clone(),
+        // On the same disk as a real toolgate home, not a tmpfs /tmp.
+        scratch: tempfile::Builder::new()
+            .prefix("tmp-")
+            .tempdir_in(&out_dir)?,
+        groups: BTreeSet::new(),
+    };
+    let mut r = Results::default();
+
+    let outcome = async {
+        if o.runs("calls") {
+            scenario_calls(&mut env, &o, &mut r).await?;
+        }
+        // The tool names server-everything lists directly, for the
+        // completeness checks of the start-up and RSS scenarios.
+        let baseline = {
+            let c = env
+                .connect(
+                    "direct",
+                    Target::Direct {
+                        everything: &everything,
+                    },
+                    "baseline",
+                )
+                .await?;
+            let (tools, _) = c
+                .wait_for_tools("echo", |t| t.iter().any(|t| t.name == ECHO_TOOL))
+                .await?;
+            c.shutdown().await?;
+            r.direct_tool_count = tools.len();
+            tools.iter().map(|t| t.name.to_string()).collect::<Vec<_>>()
+        };
+        if o.runs("startup") {
+            scenario_startup(&mut env, &o, &mut r, &baseline).await?;
+        }
+        if o.runs("rss") && !o.direct_only {
+            scenario_rss(&mut env, &o, &mut r, &baseline).await?;
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    // On an error, connections were dropped mid-scenario: make sure their
+    // processes are gone before reporting.
+    check_no_leftovers(&env.groups, &mut r.leaks).await;
+    outcome?;
+
+    let rows = rows(&o, &r);
+    print_report(&o, &m, &everything, &rows, &r);
+    let out = out_dir.join("proxy.json");
+    let json = report_json(&o, &m, &everything, &rows, &r);
+    fs::write(&out, serde_json::to_string_pretty(&json)? + "\n")?;
+    eprintln!("raw figures: {}", out.display());
+
+    let missed = rows.iter().any(|row| row.met == Some(false));
+    if !r.leaks.is_empty() {
+        eprintln!("error: processes outlived their scenario (see above)");
+        return Ok(false);
+    }
+    Ok(!(o.strict && missed))
+}
+
+fn main() {
+    let o = match Opts::parse() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(2);
+        }
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match rt.block_on(run(o)) {
+        Ok(true) => {}
+        Ok(false) => std::process::exit(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
