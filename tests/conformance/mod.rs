@@ -1,0 +1,113 @@
+//! The official MCP conformance suite (npm `@modelcontextprotocol/conformance`).
+//!
+//! Server side: the suite's server scenarios run against server-everything
+//! over streamable HTTP, once directly and once through `toolgate serve
+//! --listen`; every scenario must pass at least as many checks through
+//! toolgate as directly.
+//!
+//! Client side: the suite's non-auth client scenarios run with toolgate's
+//! upstream client under test (tests/conformance/client.py plays the IDE).
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::support::{Testbed, repo, run_bounded, toolgate_bin};
+
+/// `✓ name: 1 passed, 0 failed` lines of the suite's summary.
+fn passed_by_scenario(output: &str) -> BTreeMap<String, u32> {
+    output
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim_start_matches(['✓', '✗', ' ']);
+            let (name, rest) = l.split_once(": ")?;
+            let passed = rest.split_once(" passed")?.0.trim().parse().ok()?;
+            Some((name.to_owned(), passed))
+        })
+        .collect()
+}
+
+/// A command with the test bed's variables and the toolgate under test.
+fn command(testbed: &Testbed, program: &str) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.envs(testbed.vars()).env("TOOLGATE_BIN", toolgate_bin());
+    cmd
+}
+
+fn run_server_suite(testbed: &Testbed, mode: &str, out: &std::path::Path) -> BTreeMap<String, u32> {
+    let mut cmd = command(testbed, "bash");
+    cmd.arg(repo().join("tests/conformance/server.sh"))
+        .arg(mode)
+        .arg(out);
+    let done = run_bounded(cmd, Duration::from_secs(240));
+    assert!(
+        done.stdout.contains("Total:"),
+        "the conformance suite ({mode}) did not finish: {}",
+        done.describe()
+    );
+    passed_by_scenario(&done.stdout)
+}
+
+#[test]
+fn server_scenarios_pass_through_toolgate_as_they_do_directly() {
+    let testbed = Testbed::load();
+    let dir = tempfile::tempdir().unwrap();
+    let direct = run_server_suite(&testbed, "direct", &dir.path().join("direct"));
+    let via = run_server_suite(&testbed, "via", &dir.path().join("via"));
+    assert!(direct.len() >= 30, "too few scenarios parsed: {direct:?}");
+    let mut worse = Vec::new();
+    for (scenario, n) in &direct {
+        let through = via.get(scenario).copied().unwrap_or(0);
+        if through < *n {
+            worse.push(format!(
+                "{scenario}: {n} directly, {through} through toolgate"
+            ));
+        }
+    }
+    assert!(
+        worse.is_empty(),
+        "scenarios that lost checks through toolgate:\n{}",
+        worse.join("\n")
+    );
+    let total: u32 = via.values().sum();
+    assert!(
+        total >= 13,
+        "only {total} checks passed through toolgate: {via:?}"
+    );
+}
+
+#[test]
+fn client_scenarios_pass_with_toolgates_upstream_client() {
+    let testbed = Testbed::load();
+    let client = repo().join("tests/conformance/client.py");
+    let client_command = format!("{} {}", testbed.python(), client.display());
+    for scenario in [
+        "initialize",
+        "tools_call",
+        "elicitation-sep1034-client-defaults",
+        "sse-retry",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = command(&testbed, testbed.get("TESTBED_CONFORMANCE"));
+        cmd.args([
+            "client",
+            "--command",
+            &client_command,
+            "--scenario",
+            scenario,
+            "-o",
+        ])
+        .arg(dir.path());
+        let done = run_bounded(cmd, Duration::from_secs(120));
+        // The suite prints its summary on stderr.
+        let all = format!("{}\n{}", done.stdout, done.stderr);
+        let summary = all.lines().find(|l| l.starts_with("Passed:")).unwrap_or("");
+        assert!(
+            done.status.success()
+                && summary.contains(" 0 failed")
+                && !summary.starts_with("Passed: 0/"),
+            "client scenario {scenario}: {summary}\n{}",
+            done.describe()
+        );
+    }
+}

@@ -1,0 +1,209 @@
+//! The command line around `serve`: add, remove, servers, tools, call, and
+//! config errors.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::{Finished, Home, Server, quote, server_row};
+
+fn json_of(done: &Finished) -> Value {
+    serde_json::from_str(&done.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{}", done.describe()))
+}
+
+#[test]
+fn add_and_remove_keep_comments_and_layout() {
+    let home = Home::new();
+    let original = "# My toolgate config: keep this comment.\n\
+                    [serve]\n\
+                    list_wait = \"30s\" # trailing comment stays too\n";
+    home.write_raw_config(original);
+
+    let done = home.run_toolgate(&["add", "time", "--", home.tb.time()]);
+    assert!(done.status.success(), "{}", done.describe());
+    let done = home.run_toolgate(&[
+        "add",
+        "ev",
+        "--prefix",
+        "",
+        "--timeout",
+        "30s",
+        "--env",
+        "A=1",
+        "--",
+        home.tb.everything(),
+        "--some-arg",
+    ]);
+    assert!(done.status.success(), "{}", done.describe());
+    let text = std::fs::read_to_string(home.config_file()).unwrap();
+    assert!(
+        text.starts_with(original),
+        "the head of the file changed:\n{text}"
+    );
+    assert!(text.contains("[servers.time]"), "{text}");
+    assert!(
+        text.contains(&format!("command = {}", quote(home.tb.time()))),
+        "{text}"
+    );
+    assert!(
+        text.contains("[servers.ev]") && text.contains("\"--some-arg\""),
+        "{text}"
+    );
+
+    // Adding a name twice is refused (usage error), the file untouched.
+    let done = home.run_toolgate(&["add", "time", "--", "other"]);
+    assert_eq!(done.status.code(), Some(2), "{}", done.describe());
+    assert!(done.stderr.contains("--force"), "{}", done.describe());
+    assert_eq!(std::fs::read_to_string(home.config_file()).unwrap(), text);
+
+    let done = home.run_toolgate(&["remove", "time"]);
+    assert!(done.status.success(), "{}", done.describe());
+    let after = std::fs::read_to_string(home.config_file()).unwrap();
+    assert!(after.starts_with(original), "{after}");
+    assert!(
+        !after.contains("[servers.time]") && after.contains("[servers.ev]"),
+        "{after}"
+    );
+
+    let done = home.run_toolgate(&["remove", "time"]);
+    assert_eq!(done.status.code(), Some(2), "{}", done.describe());
+    assert!(done.stderr.contains("time"), "{}", done.describe());
+}
+
+#[test]
+fn servers_json_has_the_version_1_shape() {
+    let home = Home::new();
+    home.config(&[
+        Server::time(&home.tb),
+        Server::fixture(&home.tb, "paged").set("enabled", "false"),
+    ]);
+    let done = home.run_toolgate(&["servers", "--json"]);
+    assert!(done.status.success(), "{}", done.describe());
+    let report = json_of(&done);
+    assert_eq!(report["version"], 1, "{report}");
+    assert_eq!(
+        report["config"],
+        home.config_file().display().to_string(),
+        "{report}"
+    );
+    let time = server_row(&report, "time");
+    for key in [
+        "name",
+        "transport",
+        "enabled",
+        "state",
+        "tools",
+        "protocol_version",
+        "startup_ms",
+        "target",
+        "error",
+    ] {
+        assert!(time.get(key).is_some(), "{key} missing: {time}");
+    }
+    assert_eq!(time["transport"], "stdio");
+    assert_eq!(time["state"], "ready");
+    assert_eq!(time["tools"], 2);
+    assert_eq!(time["enabled"], true);
+    assert_eq!(time["error"], Value::Null);
+    assert!(time["protocol_version"].is_string(), "{time}");
+    assert_eq!(time["target"], home.tb.time());
+    let paged = server_row(&report, "paged");
+    assert_eq!(paged["state"], "disabled", "{paged}");
+    assert_eq!(paged["enabled"], false, "{paged}");
+}
+
+#[test]
+fn tools_json_lists_every_exposed_tool_and_where_it_leads() {
+    let home = Home::new();
+    home.config(&[Server::time(&home.tb), Server::fixture(&home.tb, "paged")]);
+    let done = home.run_toolgate(&["tools", "--json"]);
+    assert!(done.status.success(), "{}", done.describe());
+    let report = json_of(&done);
+    assert_eq!(report["version"], 1, "{report}");
+    assert_eq!(report["unavailable"], Value::Array(vec![]), "{report}");
+    let tools = report["tools"].as_array().unwrap();
+    assert_eq!(tools.len(), 2 + 25, "every page of paged.py: {report}");
+    let t = tools
+        .iter()
+        .find(|t| t["name"] == "time__get_current_time")
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(t["server"], "time");
+    assert_eq!(t["original"], "get_current_time");
+    assert!(t["description"].is_string(), "{t}");
+    assert!(t.get("title").is_some(), "{t}");
+}
+
+#[test]
+fn call_prints_the_result_and_exits_0() {
+    let home = Home::new();
+    home.config(&[Server::time(&home.tb)]);
+    let done = home.run_toolgate(&[
+        "call",
+        "time__get_current_time",
+        "--args",
+        r#"{"timezone":"UTC"}"#,
+    ]);
+    assert!(done.status.success(), "{}", done.describe());
+    let body = json_of(&done);
+    assert_eq!(body["timezone"], "UTC", "{body}");
+    assert!(body["datetime"].is_string(), "{body}");
+
+    let done = home.run_toolgate(&["call", "time__nope"]);
+    assert_eq!(done.status.code(), Some(1), "{}", done.describe());
+    assert!(done.stderr.contains("time__nope"), "{}", done.describe());
+    let done = home.run_toolgate(&["call", "time__get_current_time", "--args", "not json"]);
+    assert_eq!(done.status.code(), Some(2), "{}", done.describe());
+}
+
+#[test]
+fn call_prints_text_content_as_text() {
+    let home = Home::new();
+    home.config(&[Server::everything(&home.tb)]);
+    let done = home.run_toolgate(&["call", "everything__echo", "--args", r#"{"message":"hi"}"#]);
+    assert!(done.status.success(), "{}", done.describe());
+    assert_eq!(done.stdout.trim_end(), "Echo: hi", "{}", done.describe());
+}
+
+/// `call` starts only the server the tool name points at; it must not then
+/// wait for the others it did not start.
+#[test]
+fn call_does_not_wait_for_servers_it_did_not_start() {
+    let home = Home::new();
+    home.config(&[Server::time(&home.tb), Server::everything(&home.tb)]);
+    let done = home.run_toolgate(&[
+        "call",
+        "time__get_current_time",
+        "--args",
+        r#"{"timezone":"UTC"}"#,
+    ]);
+    assert!(done.status.success(), "{}", done.describe());
+    assert_eq!(json_of(&done)["timezone"], "UTC");
+    assert!(done.took < Duration::from_secs(20), "took {:?}", done.took);
+    let done = home.run_toolgate(&["tools", "--json", "--server", "time"]);
+    assert!(done.status.success(), "{}", done.describe());
+    assert!(
+        done.took < Duration::from_secs(20),
+        "tools --server took {:?}",
+        done.took
+    );
+}
+
+#[test]
+fn an_unknown_config_key_exits_2_naming_the_key_and_line() {
+    let home = Home::new();
+    home.write_raw_config(&format!(
+        "[servers.time]\ncommand = {}\ncomand = \"typo\"\n",
+        quote(home.tb.time())
+    ));
+    for args in [&["servers"][..], &["tools"][..], &["serve"][..]] {
+        let done = home.run_toolgate(args);
+        assert_eq!(done.status.code(), Some(2), "{args:?}: {}", done.describe());
+        assert!(
+            done.stderr.contains("comand") && done.stderr.contains("line 3"),
+            "{args:?}: {}",
+            done.describe()
+        );
+        assert!(done.stdout.is_empty(), "{args:?}: {}", done.describe());
+    }
+}

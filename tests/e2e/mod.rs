@@ -1,0 +1,12 @@
+//! One module per area; each test runs in its own process under nextest,
+//! with its own TOOLGATE_HOME.
+
+mod cli;
+mod faults;
+mod lifecycle;
+mod lists;
+mod node;
+mod progress;
+mod protocol;
+mod relay;
+mod tools;
