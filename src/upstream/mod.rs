@@ -274,7 +274,7 @@ pub(crate) async fn supervise(up: Arc<Upstream>, ctx: SupervisorCtx) {
                     attempt = 0;
                 }
                 attempt += 1;
-                if !backoff(&up, attempt, error, &mut shutdown).await {
+                if !backoff(&up, &ctx, attempt, error, &mut shutdown).await {
                     break;
                 }
             }
@@ -284,7 +284,7 @@ pub(crate) async fn supervise(up: Arc<Upstream>, ctx: SupervisorCtx) {
                     error: &error,
                 });
                 attempt += 1;
-                if !backoff(&up, attempt, error, &mut shutdown).await {
+                if !backoff(&up, &ctx, attempt, error, &mut shutdown).await {
                     break;
                 }
             }
@@ -300,12 +300,16 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
 /// Waits before the next attempt; returns false on shutdown.
 async fn backoff(
     up: &Upstream,
+    ctx: &SupervisorCtx,
     attempt: u32,
     error: String,
     shutdown: &mut watch::Receiver<bool>,
 ) -> bool {
     if attempt >= MAX_ATTEMPTS {
+        // Given up: its tools leave the list rather than fail every call.
+        *up.tools.write().expect("tools lock poisoned") = Arc::new(Vec::new());
         up.state.send_replace(State::Failed(error));
+        (ctx.tools_changed)(up.index);
         tokio::select! {
             () = up.retry.notified() => true,
             () = stopped(shutdown) => false,

@@ -268,3 +268,57 @@ fn initialize_answers_with_toolgates_capabilities_and_version() {
     other.finish();
     serve.finish();
 }
+
+/// 2025-06-18 and 2025-11-25 work end to end: the IDE gets its version, the
+/// upstream (server-everything) is asked for the same one, and a call with
+/// structured output goes through. A 2026-07-28 client is answered with
+/// 2025-11-25, on purpose (see the README's protocol section).
+#[test]
+fn each_protocol_version_works_end_to_end() {
+    for (asked, answered) in [
+        ("2025-06-18", "2025-06-18"),
+        ("2025-11-25", "2025-11-25"),
+        ("2026-07-28", "2025-11-25"),
+    ] {
+        let home = Home::new();
+        home.write_config("list_wait = \"30s\"", &[Server::everything(&home.tb)]);
+        let mut serve = Serve::start(&home);
+        let r = serve.result(
+            "initialize",
+            json!({
+                "protocolVersion": asked,
+                "capabilities": {},
+                "clientInfo": { "name": "raw", "version": "1" },
+            }),
+        );
+        assert_eq!(r["protocolVersion"], answered, "asked {asked}: {r}");
+        serve.notify("notifications/initialized", json!({}));
+        let echo = serve.result(
+            "tools/call",
+            json!({ "name": "everything__echo", "arguments": { "message": asked } }),
+        );
+        assert_eq!(
+            echo["content"][0]["text"],
+            format!("Echo: {asked}"),
+            "{echo}"
+        );
+        let structured = serve.result(
+            "tools/call",
+            json!({ "name": "everything__get-structured-content", "arguments": { "location": "New York" } }),
+        );
+        assert!(
+            structured.get("structuredContent").is_some(),
+            "asked {asked}: {structured}"
+        );
+        serve.finish();
+        // The upstream negotiated the IDE's version (the governance log says so).
+        let logs = std::fs::read_dir(home.path().join("state/logs"))
+            .unwrap()
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            .collect::<String>();
+        assert!(
+            logs.contains(&format!("protocol_version=\"{answered}\"")),
+            "asked {asked}: no upstream on {answered} in the log:\n{logs}"
+        );
+    }
+}
