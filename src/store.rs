@@ -58,7 +58,24 @@ impl Store {
             let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
         }
         conn.busy_timeout(Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // Switching to WAL needs an exclusive lock, and SQLite does not call
+        // the busy handler for it: when several processes open a new store at
+        // once, retry for a while.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            match conn.pragma_update(None, "journal_mode", "WAL") {
+                Ok(()) => break,
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if matches!(
+                        e.code,
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                    ) && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(e).context("could not switch the local store to WAL mode"),
+            }
+        }
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         let mut store = Self { conn };
@@ -178,22 +195,26 @@ mod tests {
 
     #[test]
     fn concurrent_opens_migrate_exactly_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("toolgate.db");
-        let handles: Vec<_> = (0..4)
-            .map(|_| {
-                let p = path.clone();
-                std::thread::spawn(move || Store::open(&p).map(|_| ()))
-            })
-            .collect();
-        for h in handles {
-            h.join().unwrap().unwrap();
+        for _ in 0..10 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("toolgate.db");
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    let p = path.clone();
+                    std::thread::spawn(move || Store::open(&p).map(|_| ()))
+                })
+                .collect();
+            for h in handles {
+                if let Err(e) = h.join().unwrap() {
+                    panic!("{e:#}");
+                }
+            }
+            let store = Store::open(&path).unwrap();
+            let n: i64 = store
+                .conn
+                .query_row("SELECT count(*) FROM migrations", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(n, SCHEMA_VERSION);
         }
-        let store = Store::open(&path).unwrap();
-        let n: i64 = store
-            .conn
-            .query_row("SELECT count(*) FROM migrations", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(n, SCHEMA_VERSION);
     }
 }
