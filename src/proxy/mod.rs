@@ -206,6 +206,9 @@ impl Front {
                     .await;
                     return;
                 }
+                if method == "tools/call" && self.try_fast_call(id, params).await.is_some() {
+                    return;
+                }
                 let (cancel_tx, cancel_rx) = oneshot::channel();
                 let key = id.get().to_owned();
                 self.inflight
@@ -220,7 +223,9 @@ impl Front {
                     let cancelled = async {
                         let _ = cancel_rx.await;
                     };
-                    let answer = front.handle(&method, params.as_deref(), cancelled).await;
+                    let answer = front
+                        .handle(&id, &method, params.as_deref(), cancelled)
+                        .await;
                     front.inflight.lock().expect("inflight lock").remove(&key);
                     front.answer(&id, answer).await;
                 });
@@ -541,13 +546,14 @@ impl Front {
     /// Handles one request after `initialize`.
     async fn handle(
         &self,
+        id: &RawValue,
         method: &str,
         params: Option<&RawValue>,
         cancelled: impl std::future::Future<Output = ()>,
     ) -> Answer {
         let result = match method {
             "tools/list" => self.tools_list(params).await,
-            "tools/call" => return self.tools_call(params, cancelled).await,
+            "tools/call" => return self.tools_call(id, params, cancelled).await,
             "prompts/list" => self.fan_out(method, params, "prompts", "prompts").await,
             "resources/list" => self.fan_out(method, params, "resources", "resources").await,
             "resources/templates/list" => {
@@ -619,8 +625,108 @@ impl Front {
         Ok(Answer::Result(out))
     }
 
+    /// The fast path of `tools/call`, run inline as the line is read: when the
+    /// tool resolves and its upstream is ready, the request goes upstream at
+    /// once (the answer is written back by the upstream's reader) and only
+    /// the wait is left to a task. `None` sends the call down the general
+    /// path, which waits for upstreams still starting and words every error.
+    async fn try_fast_call(self: &Arc<Self>, id: &RawValue, params: Option<&RawValue>) -> Option<()> {
+        let mut members = jsonrpc::shallow(params?).ok()?;
+        let name: String = serde_json::from_str(jsonrpc::member(&members, "name")?.get()).ok()?;
+        let target = self.manager.catalog().names.resolve(&name).cloned()?;
+        let live = self.manager.upstreams[target.upstream].live()?;
+        jsonrpc::set_member(&mut members, "name", jsonrpc::raw(&target.original));
+        let started = self.start_call(id, &live.conn, members).await;
+        let (cancel_tx, cancel_rx) = oneshot::channel();
+        let key = id.get().to_owned();
+        self.inflight
+            .lock()
+            .expect("inflight lock")
+            .insert(key.clone(), cancel_tx);
+        let front = self.clone();
+        let id = id.to_owned();
+        tokio::spawn(async move {
+            let cancelled = async {
+                let _ = cancel_rx.await;
+            };
+            let answer = front.finish_call(&target, started, live.conn.clone(), cancelled).await;
+            front.inflight.lock().expect("inflight lock").remove(&key);
+            front.answer(&id, answer).await;
+        });
+        Some(())
+    }
+
+    /// Sends a resolved `tools/call` upstream, its answer to be written to the
+    /// IDE directly by the upstream's reader.
+    async fn start_call(
+        &self,
+        id: &RawValue,
+        conn: &crate::upstream::Connection,
+        mut members: Vec<(String, Box<RawValue>)>,
+    ) -> Result<crate::upstream::conn::Waiting, CallError> {
+        let progress = progress_route(&members, &self.out);
+        let has_progress = progress.is_some();
+        let direct = crate::upstream::conn::DirectReply {
+            id: id.to_owned(),
+            sink: self.out.clone(),
+        };
+        conn.start(
+            "tools/call",
+            |uid| {
+                if has_progress {
+                    set_progress_token(&mut members, uid);
+                }
+                Some(jsonrpc::unshallow(&members))
+            },
+            progress,
+            Some(direct),
+        )
+        .await
+    }
+
+    /// Waits for a started `tools/call`; answers what the upstream did not.
+    async fn finish_call(
+        &self,
+        target: &names::Target,
+        started: Result<crate::upstream::conn::Waiting, CallError>,
+        conn: Arc<crate::upstream::Connection>,
+        cancelled: impl std::future::Future<Output = ()>,
+    ) -> Answer {
+        let up = &self.manager.upstreams[target.upstream];
+        let reply = match started {
+            Ok(waiting) => conn.wait(waiting, up.config.timeout(), cancelled).await,
+            Err(e) => Err(e),
+        };
+        match reply {
+            Ok(result) => Answer::Result(result.get().to_owned()),
+            Err(CallError::Delivered | CallError::Cancelled) => Answer::Nothing,
+            Err(CallError::Rpc(error)) => Answer::UpstreamError(error),
+            Err(e @ CallError::Timeout(_)) => tool_error(
+                &up.name,
+                "timeout",
+                &describe_call_error(&up.name, &format!("the call to {}", target.original), &e),
+                "the server got notifications/cancelled; raise timeout in its config.toml entry if the tool is slow by nature",
+            ),
+            Err(e @ CallError::TooLarge(_)) => tool_error(
+                &up.name,
+                "too_large",
+                &describe_call_error(&up.name, &format!("the call to {}", target.original), &e),
+                "raise serve.max_message_size in config.toml, or ask the tool for less",
+            ),
+            Err(CallError::Closed(why)) => tool_error(
+                &up.name,
+                "upstream_closed",
+                &format!("{why} during the call to {}", target.original),
+                "toolgate restarts the server; retry in a few seconds",
+            ),
+        }
+    }
+
+    /// The general path of `tools/call`: waits for an upstream still
+    /// starting, and words every refusal.
     async fn tools_call(
         &self,
+        id: &RawValue,
         params: Option<&RawValue>,
         cancelled: impl std::future::Future<Output = ()>,
     ) -> Answer {
@@ -692,46 +798,9 @@ impl Front {
             }
         };
         jsonrpc::set_member(&mut members, "name", jsonrpc::raw(&target.original));
-        let progress = progress_route(&members, &self.out);
-        let has_progress = progress.is_some();
-        let reply = live
-            .conn
-            .call(
-                "tools/call",
-                |uid| {
-                    if has_progress {
-                        set_progress_token(&mut members, uid);
-                    }
-                    Some(jsonrpc::unshallow(&members))
-                },
-                progress,
-                up.config.timeout(),
-                cancelled,
-            )
-            .await;
-        match reply {
-            Ok(result) => Answer::Result(result.get().to_owned()),
-            Err(CallError::Rpc(error)) => Answer::UpstreamError(error),
-            Err(CallError::Cancelled) => Answer::Nothing,
-            Err(e @ CallError::Timeout(_)) => tool_error(
-                &up.name,
-                "timeout",
-                &describe_call_error(&up.name, &format!("the call to {}", target.original), &e),
-                "the server got notifications/cancelled; raise timeout in its config.toml entry if the tool is slow by nature",
-            ),
-            Err(e @ CallError::TooLarge(_)) => tool_error(
-                &up.name,
-                "too_large",
-                &describe_call_error(&up.name, &format!("the call to {}", target.original), &e),
-                "raise serve.max_message_size in config.toml, or ask the tool for less",
-            ),
-            Err(CallError::Closed(why)) => tool_error(
-                &up.name,
-                "upstream_closed",
-                &format!("{why} during the call to {}", target.original),
-                "toolgate restarts the server; retry in a few seconds",
-            ),
-        }
+        let started = self.start_call(id, &live.conn, members).await;
+        self.finish_call(&target, started, live.conn.clone(), cancelled)
+            .await
     }
 
     /// Lists that every upstream contributes to, with a composite cursor.

@@ -34,6 +34,8 @@ pub enum CallError {
     Cancelled,
     /// The answer was larger than `max_message_size`.
     TooLarge(usize),
+    /// The answer was written to the IDE directly (see [`Connection::start`]).
+    Delivered,
 }
 
 pub type Reply = Result<Box<RawValue>, CallError>;
@@ -47,6 +49,20 @@ pub struct ProgressRoute {
 struct Pending {
     reply: oneshot::Sender<Reply>,
     progress: Option<ProgressRoute>,
+    direct: Option<DirectReply>,
+}
+
+/// Where the reader writes an answer itself: the IDE's id and writer.
+pub struct DirectReply {
+    pub id: Box<RawValue>,
+    pub sink: Arc<Outbound>,
+}
+
+/// A request that was sent and is being waited for.
+pub struct Waiting {
+    id: u64,
+    rx: oneshot::Receiver<Reply>,
+    _in_flight: crate::wire::spin::CallGuard,
 }
 
 /// Something an upstream sent that is not an answer to toolgate: handed to
@@ -120,6 +136,25 @@ impl Connection {
         timeout: Duration,
         cancel: impl std::future::Future<Output = ()>,
     ) -> Reply {
+        let waiting = self.start(method, params, progress, None).await?;
+        self.wait(waiting, timeout, cancel).await
+    }
+
+    /// Registers and sends a request; [`Connection::wait`] then waits for it.
+    ///
+    /// With `direct`, the reader writes the upstream's answer (result or
+    /// error) straight to the IDE under the IDE's id, the moment it arrives,
+    /// and the waiter gets [`CallError::Delivered`]. That spares a task hop
+    /// per call and sends each answer of a burst as soon as it is read. Only
+    /// for answers that pass through unchanged: a later response-phase policy
+    /// stage must not use it.
+    pub async fn start(
+        &self,
+        method: &str,
+        params: impl FnOnce(u64) -> Option<String>,
+        progress: Option<ProgressRoute>,
+        direct: Option<DirectReply>,
+    ) -> Result<Waiting, CallError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         {
@@ -132,11 +167,12 @@ impl Connection {
                 Pending {
                     reply: tx,
                     progress,
+                    direct,
                 },
             );
         }
         let line = jsonrpc::request(&id.to_string(), method, params(id).as_deref());
-        let _in_flight = crate::wire::spin::call_started();
+        let in_flight = crate::wire::spin::call_started();
         if let Err(e) = self.out.send(&line).await {
             self.forget(id);
             return Err(CallError::Closed(format!(
@@ -144,6 +180,22 @@ impl Connection {
                 self.server
             )));
         }
+        Ok(Waiting {
+            id,
+            rx,
+            _in_flight: in_flight,
+        })
+    }
+
+    /// Waits for a started request's answer, the timeout, or `cancel`; on
+    /// either of the last two the upstream gets `notifications/cancelled`.
+    pub async fn wait(
+        &self,
+        waiting: Waiting,
+        timeout: Duration,
+        cancel: impl std::future::Future<Output = ()>,
+    ) -> Reply {
+        let Waiting { id, rx, .. } = waiting;
         tokio::select! {
             biased;
             reply = rx => reply.unwrap_or_else(|_| Err(CallError::Closed(
@@ -248,7 +300,7 @@ impl Connection {
                 Err(e) => return format!("could not be read: {e}"),
             };
             match jsonrpc::parse(&line) {
-                Ok(Kind::Response { id, outcome }) => self.on_response(id, outcome),
+                Ok(Kind::Response { id, outcome }) => self.on_response(id, outcome).await,
                 Ok(Kind::Notification { method, params }) => {
                     if method == "notifications/progress" {
                         if let Some(params) = params {
@@ -291,19 +343,28 @@ impl Connection {
         }
     }
 
-    fn on_response(&self, id: &RawValue, outcome: Result<&RawValue, &RawValue>) {
+    async fn on_response(&self, id: &RawValue, outcome: Result<&RawValue, &RawValue>) {
         let Ok(id) = id.get().parse::<u64>() else {
             tracing::warn!(server = %self.server, id = id.get(), "the server answered a request toolgate never sent");
             return;
         };
         // A late answer to an abandoned request finds nothing: dropped.
-        if let Some(p) = self.forget(id) {
-            let reply = match outcome {
-                Ok(result) => Ok(result.to_owned()),
-                Err(error) => Err(CallError::Rpc(error.to_owned())),
+        let Some(p) = self.forget(id) else { return };
+        if let Some(direct) = p.direct {
+            let line = match outcome {
+                Ok(result) => jsonrpc::response(&direct.id, result.get()),
+                Err(error) => jsonrpc::error_raw(Some(&direct.id), error.get()),
             };
-            let _ = p.reply.send(reply);
+            let _ = direct.sink.send(&line).await;
+            crate::wire::spin::answered();
+            let _ = p.reply.send(Err(CallError::Delivered));
+            return;
         }
+        let reply = match outcome {
+            Ok(result) => Ok(result.to_owned()),
+            Err(error) => Err(CallError::Rpc(error.to_owned())),
+        };
+        let _ = p.reply.send(reply);
     }
 
     async fn on_progress(&self, params: &RawValue) {

@@ -667,6 +667,7 @@ pub fn describe_call_error(server: &str, method: &str, e: &CallError) -> String 
             crate::util::format_duration(*t)
         ),
         CallError::Cancelled => format!("{method} to the server \"{server}\" was cancelled"),
+        CallError::Delivered => format!("the server \"{server}\" answered {method}"),
         CallError::TooLarge(n) => format!(
             "the server \"{server}\" answered {method} with {n} bytes, more than serve.max_message_size"
         ),
