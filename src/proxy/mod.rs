@@ -630,13 +630,18 @@ impl Front {
     /// once (the answer is written back by the upstream's reader) and only
     /// the wait is left to a task. `None` sends the call down the general
     /// path, which waits for upstreams still starting and words every error.
-    async fn try_fast_call(self: &Arc<Self>, id: &RawValue, params: Option<&RawValue>) -> Option<()> {
+    async fn try_fast_call(
+        self: &Arc<Self>,
+        id: &RawValue,
+        params: Option<&RawValue>,
+    ) -> Option<()> {
         let mut members = jsonrpc::shallow(params?).ok()?;
         let name: String = serde_json::from_str(jsonrpc::member(&members, "name")?.get()).ok()?;
         let target = self.manager.catalog().names.resolve(&name).cloned()?;
         let live = self.manager.upstreams[target.upstream].live()?;
         jsonrpc::set_member(&mut members, "name", jsonrpc::raw(&target.original));
-        let started = self.start_call(id, &live.conn, members).await;
+        let timeout = self.manager.upstreams[target.upstream].config.timeout();
+        let started = self.start_call(id, &live.conn, members, timeout).await;
         let (cancel_tx, cancel_rx) = oneshot::channel();
         let key = id.get().to_owned();
         self.inflight
@@ -649,7 +654,9 @@ impl Front {
             let cancelled = async {
                 let _ = cancel_rx.await;
             };
-            let answer = front.finish_call(&target, started, live.conn.clone(), cancelled).await;
+            let answer = front
+                .finish_call(&target, started, live.conn.clone(), cancelled)
+                .await;
             front.inflight.lock().expect("inflight lock").remove(&key);
             front.answer(&id, answer).await;
         });
@@ -663,6 +670,7 @@ impl Front {
         id: &RawValue,
         conn: &crate::upstream::Connection,
         mut members: Vec<(String, Box<RawValue>)>,
+        timeout: Duration,
     ) -> Result<crate::upstream::conn::Waiting, CallError> {
         let progress = progress_route(&members, &self.out);
         let has_progress = progress.is_some();
@@ -680,6 +688,7 @@ impl Front {
             },
             progress,
             Some(direct),
+            timeout,
         )
         .await
     }
@@ -694,7 +703,7 @@ impl Front {
     ) -> Answer {
         let up = &self.manager.upstreams[target.upstream];
         let reply = match started {
-            Ok(waiting) => conn.wait(waiting, up.config.timeout(), cancelled).await,
+            Ok(waiting) => conn.wait(waiting, cancelled).await,
             Err(e) => Err(e),
         };
         match reply {
@@ -798,7 +807,8 @@ impl Front {
             }
         };
         jsonrpc::set_member(&mut members, "name", jsonrpc::raw(&target.original));
-        let started = self.start_call(id, &live.conn, members).await;
+        let timeout = self.manager.upstreams[target.upstream].config.timeout();
+        let started = self.start_call(id, &live.conn, members, timeout).await;
         self.finish_call(&target, started, live.conn.clone(), cancelled)
             .await
     }

@@ -17,6 +17,7 @@ use std::time::Duration;
 use serde_json::value::RawValue;
 use tokio::io::AsyncBufRead;
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
 
 use crate::jsonrpc::{self, Kind, Line, Malformed};
 use crate::wire::Outbound;
@@ -50,6 +51,8 @@ struct Pending {
     reply: oneshot::Sender<Reply>,
     progress: Option<ProgressRoute>,
     direct: Option<DirectReply>,
+    deadline: Instant,
+    timeout: Duration,
 }
 
 /// Where the reader writes an answer itself: the IDE's id and writer.
@@ -87,19 +90,36 @@ pub struct Connection {
     server: Arc<str>,
     out: Arc<Outbound>,
     pending: Mutex<HashMap<u64, Pending>>,
+    deadlines: Mutex<Deadlines>,
+    rearm: Arc<tokio::sync::Notify>,
     next_id: AtomicU64,
     closed: watch::Sender<Option<String>>,
 }
 
+/// When requests time out, earliest first. One sweeper task per connection
+/// sleeps until the earliest; a new request only wakes it when it is due
+/// sooner than that, so a steady stream of calls arms about one timer per
+/// timeout period instead of one per call.
+#[derive(Default)]
+struct Deadlines {
+    queue: std::collections::BTreeSet<(Instant, u64)>,
+    /// When the sweeper will next wake, if it sleeps.
+    armed: Option<Instant>,
+}
+
 impl Connection {
     pub fn new(server: Arc<str>, out: Arc<Outbound>) -> Arc<Self> {
-        Arc::new(Self {
+        let conn = Arc::new(Self {
             server,
             out,
             pending: Mutex::new(HashMap::new()),
+            deadlines: Mutex::new(Deadlines::default()),
+            rearm: Arc::new(tokio::sync::Notify::new()),
             next_id: AtomicU64::new(1),
             closed: watch::Sender::new(None),
-        })
+        });
+        tokio::spawn(sweep(Arc::downgrade(&conn), conn.rearm.clone()));
+        conn
     }
 
     pub fn server(&self) -> &str {
@@ -136,8 +156,8 @@ impl Connection {
         timeout: Duration,
         cancel: impl std::future::Future<Output = ()>,
     ) -> Reply {
-        let waiting = self.start(method, params, progress, None).await?;
-        self.wait(waiting, timeout, cancel).await
+        let waiting = self.start(method, params, progress, None, timeout).await?;
+        self.wait(waiting, cancel).await
     }
 
     /// Registers and sends a request; [`Connection::wait`] then waits for it.
@@ -154,9 +174,11 @@ impl Connection {
         params: impl FnOnce(u64) -> Option<String>,
         progress: Option<ProgressRoute>,
         direct: Option<DirectReply>,
+        timeout: Duration,
     ) -> Result<Waiting, CallError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
+        let deadline = Instant::now() + timeout;
         {
             let mut pending = self.pending.lock().expect("pending table poisoned");
             if let Some(reason) = self.closed_reason() {
@@ -168,9 +190,12 @@ impl Connection {
                     reply: tx,
                     progress,
                     direct,
+                    deadline,
+                    timeout,
                 },
             );
         }
+        self.arm(deadline, id);
         let line = jsonrpc::request(&id.to_string(), method, params(id).as_deref());
         let in_flight = crate::wire::spin::call_started();
         if let Err(e) = self.out.send(&line).await {
@@ -187,12 +212,12 @@ impl Connection {
         })
     }
 
-    /// Waits for a started request's answer, the timeout, or `cancel`; on
-    /// either of the last two the upstream gets `notifications/cancelled`.
+    /// Waits for a started request's answer (or [`CallError::Timeout`], from
+    /// the sweeper), or `cancel`; on either of the last two the upstream gets
+    /// `notifications/cancelled`.
     pub async fn wait(
         &self,
         waiting: Waiting,
-        timeout: Duration,
         cancel: impl std::future::Future<Output = ()>,
     ) -> Reply {
         let Waiting { id, rx, .. } = waiting;
@@ -201,10 +226,6 @@ impl Connection {
             reply = rx => reply.unwrap_or_else(|_| Err(CallError::Closed(
                 self.closed_reason().unwrap_or_else(|| "closed".into()),
             ))),
-            () = tokio::time::sleep(timeout) => {
-                self.abandon(id, "timed out").await;
-                Err(CallError::Timeout(timeout))
-            }
             () = cancel => {
                 self.abandon(id, "cancelled by the client").await;
                 Err(CallError::Cancelled)
@@ -229,10 +250,55 @@ impl Connection {
     }
 
     fn forget(&self, id: u64) -> Option<Pending> {
-        self.pending
+        let p = self
+            .pending
             .lock()
             .expect("pending table poisoned")
-            .remove(&id)
+            .remove(&id)?;
+        self.deadlines
+            .lock()
+            .expect("deadlines lock")
+            .queue
+            .remove(&(p.deadline, id));
+        Some(p)
+    }
+
+    /// Queues a deadline; wakes the sweeper only when it is due sooner than
+    /// the sweeper would wake anyway.
+    fn arm(&self, deadline: Instant, id: u64) {
+        let mut d = self.deadlines.lock().expect("deadlines lock");
+        d.queue.insert((deadline, id));
+        if d.armed.is_none_or(|armed| deadline < armed) {
+            d.armed = Some(deadline);
+            drop(d);
+            self.rearm.notify_one();
+        }
+    }
+
+    /// Times out every request whose deadline has passed.
+    async fn expire(&self) {
+        let now = Instant::now();
+        let due: Vec<u64> = {
+            let mut d = self.deadlines.lock().expect("deadlines lock");
+            let mut due = Vec::new();
+            while let Some(&(when, id)) = d.queue.first() {
+                if when > now {
+                    break;
+                }
+                d.queue.pop_first();
+                due.push(id);
+            }
+            d.armed = d.queue.first().map(|(when, _)| *when);
+            due
+        };
+        for id in due {
+            if let Some(p) = self.forget(id) {
+                let params =
+                    serde_json::json!({ "requestId": id, "reason": "timed out" }).to_string();
+                let _ = self.notify("notifications/cancelled", Some(&params)).await;
+                let _ = p.reply.send(Err(CallError::Timeout(p.timeout)));
+            }
+        }
     }
 
     /// Gives up on a request: forgets it, and tells the upstream.
@@ -257,6 +323,7 @@ impl Connection {
             });
             pending.drain().map(|(_, p)| p).collect()
         };
+        self.rearm.notify_one(); // the sweeper sees the close and ends
         let reason = self.closed_reason().unwrap_or_else(|| reason.to_owned());
         for p in drained {
             let _ = p.reply.send(Err(CallError::Closed(reason.clone())));
@@ -404,6 +471,30 @@ impl Connection {
     }
 }
 
+/// The timeout sweeper of one connection (see [`Deadlines`]); ends when the
+/// connection closes or is dropped.
+async fn sweep(conn: std::sync::Weak<Connection>, rearm: Arc<tokio::sync::Notify>) {
+    loop {
+        let armed = {
+            let Some(c) = conn.upgrade() else { return };
+            if c.closed_reason().is_some() {
+                return;
+            }
+            c.deadlines.lock().expect("deadlines lock").armed
+        };
+        match armed {
+            None => rearm.notified().await,
+            Some(when) => tokio::select! {
+                () = tokio::time::sleep_until(when) => {
+                    let Some(c) = conn.upgrade() else { return };
+                    c.expire().await;
+                }
+                () = rearm.notified() => {}
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -456,6 +547,37 @@ mod tests {
             cancel.contains("notifications/cancelled") && cancel.contains("\"requestId\":1"),
             "{cancel}"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_shorter_timeout_after_a_longer_one_fires_first() {
+        let (conn, mut upstream_in, _upstream_out, _rx) = pair();
+        let long = conn
+            .start("slow", |_| None, None, None, Duration::from_secs(600))
+            .await
+            .unwrap();
+        let short = conn
+            .start("quick", |_| None, None, None, Duration::from_secs(5))
+            .await
+            .unwrap();
+        let began = Instant::now();
+        let reply = conn.wait(short, std::future::pending()).await;
+        assert!(matches!(reply, Err(CallError::Timeout(t)) if t == Duration::from_secs(5)));
+        assert!(
+            began.elapsed() < Duration::from_secs(6),
+            "{:?}",
+            began.elapsed()
+        );
+        // The long one is still pending, and then times out at its own time.
+        let reply = conn.wait(long, std::future::pending()).await;
+        assert!(matches!(reply, Err(CallError::Timeout(t)) if t == Duration::from_secs(600)));
+        // Both requests, then the cancellation of the short one, then the long one's.
+        let mut lines = Vec::new();
+        for _ in 0..4 {
+            lines.push(upstream_in.next_line().await.unwrap().unwrap());
+        }
+        assert!(lines[2].contains("\"requestId\":2"), "{lines:?}");
+        assert!(lines[3].contains("\"requestId\":1"), "{lines:?}");
     }
 
     #[tokio::test]
