@@ -206,7 +206,11 @@ mod unix {
 /// steal CPU from the upstream), and for a moment after an answer goes to the
 /// IDE (a sequential client sends its next call at once), the runtime polls
 /// the watched descriptors without sleeping, for a bounded time, before it
-/// parks. The CPU this costs is bounded by [`SPIN_IN_FLIGHT`] per call; with
+/// parks. While it spins it calls `sched_yield`, so any other runnable
+/// process on that core goes first. The CPU this costs is bounded by
+/// [`SPIN_IN_FLIGHT`] plus [`SPIN_AFTER_ANSWER`] per call (a few hundred
+/// microseconds, nothing for an IDE's few calls a minute); a client that
+/// calls back to back, one at a time, keeps one core busy yielding. With
 /// `TOOLGATE_BUSY_POLL=0` it is off.
 pub mod spin {
     use std::sync::Mutex;
@@ -216,7 +220,7 @@ pub mod spin {
     /// Longest spin while a call waits for its upstream.
     pub const SPIN_IN_FLIGHT: Duration = Duration::from_micros(250);
     /// Longest spin after an answer, waiting for the IDE's next message.
-    pub const SPIN_AFTER_ANSWER: Duration = Duration::from_micros(40);
+    pub const SPIN_AFTER_ANSWER: Duration = Duration::from_micros(150);
     /// Spin only with at most this many calls in flight.
     const MAX_IN_FLIGHT: usize = 2;
 
