@@ -209,25 +209,13 @@ impl Front {
                 if method == "tools/call" && self.try_fast_call(id, params).await.is_some() {
                     return;
                 }
-                let (cancel_tx, cancel_rx) = oneshot::channel();
-                let key = id.get().to_owned();
-                self.inflight
-                    .lock()
-                    .expect("inflight lock")
-                    .insert(key.clone(), cancel_tx);
-                let front = self.clone();
-                let id = id.to_owned();
                 let method = method.into_owned();
                 let params = params.map(ToOwned::to_owned);
-                tokio::spawn(async move {
-                    let cancelled = async {
-                        let _ = cancel_rx.await;
-                    };
-                    let answer = front
-                        .handle(&id, &method, params.as_deref(), cancelled)
-                        .await;
-                    front.inflight.lock().expect("inflight lock").remove(&key);
-                    front.answer(&id, answer).await;
+                let id_owned = id.to_owned();
+                self.spawn_request(id, move |front, cancelled| async move {
+                    front
+                        .handle(&id_owned, &method, params.as_deref(), cancelled)
+                        .await
                 });
             }
             Ok(Kind::Notification { method, params }) => {
@@ -264,6 +252,28 @@ impl Front {
                 .await;
             }
         }
+    }
+
+    /// Runs a request's work in its own task, cancellable by the IDE's
+    /// `notifications/cancelled` for its id, and answers with what it returns.
+    fn spawn_request<F, Fut>(self: &Arc<Self>, id: &RawValue, work: F)
+    where
+        F: FnOnce(Arc<Self>, Cancelled) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Answer> + Send,
+    {
+        let (cancel_tx, cancel_rx) = oneshot::channel();
+        let key = id.get().to_owned();
+        self.inflight
+            .lock()
+            .expect("inflight lock")
+            .insert(key.clone(), cancel_tx);
+        let front = self.clone();
+        let id = id.to_owned();
+        tokio::spawn(async move {
+            let answer = work(front.clone(), Cancelled(cancel_rx)).await;
+            front.inflight.lock().expect("inflight lock").remove(&key);
+            front.answer(&id, answer).await;
+        });
     }
 
     async fn answer(&self, id: &RawValue, answer: Answer) {
@@ -642,23 +652,10 @@ impl Front {
         jsonrpc::set_member(&mut members, "name", jsonrpc::raw(&target.original));
         let timeout = self.manager.upstreams[target.upstream].config.timeout();
         let started = self.start_call(id, &live.conn, members, timeout).await;
-        let (cancel_tx, cancel_rx) = oneshot::channel();
-        let key = id.get().to_owned();
-        self.inflight
-            .lock()
-            .expect("inflight lock")
-            .insert(key.clone(), cancel_tx);
-        let front = self.clone();
-        let id = id.to_owned();
-        tokio::spawn(async move {
-            let cancelled = async {
-                let _ = cancel_rx.await;
-            };
-            let answer = front
+        self.spawn_request(id, move |front, cancelled| async move {
+            front
                 .finish_call(&target, started, live.conn.clone(), cancelled)
-                .await;
-            front.inflight.lock().expect("inflight lock").remove(&key);
-            front.answer(&id, answer).await;
+                .await
         });
         Some(())
     }
@@ -1190,6 +1187,25 @@ impl Front {
                 code::UPSTREAM_UNAVAILABLE,
                 describe_call_error(&up.name, method, &e),
             )),
+        }
+    }
+}
+
+/// Resolves when the IDE cancels the request (or never).
+struct Cancelled(oneshot::Receiver<()>);
+
+impl std::future::Future for Cancelled {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        match std::pin::Pin::new(&mut self.0).poll(cx) {
+            std::task::Poll::Ready(Ok(())) => std::task::Poll::Ready(()),
+            // The sender is gone: the request finished, no cancel will come.
+            std::task::Poll::Ready(Err(_)) => std::task::Poll::Pending,
+            std::task::Poll::Pending => std::task::Poll::Pending,
         }
     }
 }
