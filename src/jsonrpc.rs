@@ -179,23 +179,24 @@ pub fn error_object(code: i64, message: &str, data: Option<&serde_json::Value>) 
 
 /// Writes `{"jsonrpc":"2.0","id":ID,"method":M,"params":P}\n`.
 pub fn request(id: &str, method: &str, params: Option<&str>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64 + id.len() + params.map_or(0, str::len));
-    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
-    out.extend_from_slice(id.as_bytes());
-    out.extend_from_slice(b",\"method\":");
-    push_json_str(&mut out, method);
-    if let Some(params) = params {
-        out.extend_from_slice(b",\"params\":");
-        out.extend_from_slice(params.as_bytes());
-    }
-    out.extend_from_slice(b"}\n");
-    out
+    message(Some(id), method, params)
 }
 
 /// Writes `{"jsonrpc":"2.0","method":M,"params":P}\n`.
 pub fn notification(method: &str, params: Option<&str>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(48 + params.map_or(0, str::len));
-    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"method\":");
+    message(None, method, params)
+}
+
+fn message(id: Option<&str>, method: &str, params: Option<&str>) -> Vec<u8> {
+    let mut out =
+        Vec::with_capacity(64 + id.map_or(0, str::len) + method.len() + params.map_or(0, str::len));
+    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",");
+    if let Some(id) = id {
+        out.extend_from_slice(b"\"id\":");
+        out.extend_from_slice(id.as_bytes());
+        out.push(b',');
+    }
+    out.extend_from_slice(b"\"method\":");
     push_json_str(&mut out, method);
     if let Some(params) = params {
         out.extend_from_slice(b",\"params\":");
@@ -450,6 +451,20 @@ mod tests {
             Err(Malformed::Invalid { .. })
         ));
         assert!(matches!(parse(b"42"), Err(Malformed::NotJson(_))));
+    }
+
+    #[test]
+    fn writes_messages() {
+        assert_eq!(
+            request("7", "tools/call", Some("{}")),
+            b"{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{}}\n"
+        );
+        assert_eq!(
+            notification("notifications/initialized", None),
+            b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n"
+        );
+        let odd = notification("a\"b", None);
+        assert!(serde_json::from_slice::<serde_json::Value>(&odd).is_ok());
     }
 
     #[test]
