@@ -7,4 +7,5 @@
 
 mod conformance;
 mod e2e;
+mod proxy;
 mod support;
