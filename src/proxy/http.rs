@@ -11,7 +11,9 @@
 //! - anything else toolgate sends (list changes, log messages, sampling or
 //!   elicitation requests) goes to the session's GET stream, or, while none is
 //!   open, to the newest open POST stream, or waits (bounded) for one;
-//! - `DELETE` ends the session and its upstreams.
+//! - `DELETE` ends the session and its upstreams; sessions are not expired
+//!   otherwise (a client that never says goodbye keeps its upstreams until
+//!   toolgate stops, when every session's upstreams are stopped cleanly).
 //!
 //! Security, because any web page the user visits can make the browser talk
 //! to loopback:
@@ -63,6 +65,9 @@ struct Server {
     token: Option<String>,
     port: u16,
     sessions: Mutex<HashMap<String, Arc<Session>>>,
+    /// The fronts of every session, awaited at shutdown so that their
+    /// upstreams stop cleanly.
+    fronts: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 /// One MCP session and its front.
@@ -99,6 +104,7 @@ pub async fn listen(
         token: options.token,
         port: local.port(),
         sessions: Mutex::new(HashMap::new()),
+        fronts: Mutex::new(Vec::new()),
     });
     tokio::pin!(stop);
     loop {
@@ -127,6 +133,10 @@ pub async fn listen(
     let sessions: Vec<_> = server.sessions.lock().expect("sessions").drain().collect();
     for (_, s) in sessions {
         s.input.close().await;
+    }
+    let fronts: Vec<_> = std::mem::take(&mut *server.fronts.lock().expect("fronts"));
+    for front in fronts {
+        let _ = front.await;
     }
     Ok(())
 }
@@ -457,7 +467,7 @@ impl Server {
         let config = self.config.clone();
         let server = self.clone();
         let sid = id.clone();
-        tokio::spawn(async move {
+        let front = tokio::spawn(async move {
             let front = super::serve(
                 &config,
                 Box::pin(input_r),
@@ -467,6 +477,10 @@ impl Server {
             let _ = front.await;
             server.sessions.lock().expect("sessions").remove(&sid);
         });
+        let mut fronts = self.fronts.lock().expect("fronts");
+        fronts.retain(|f| !f.is_finished());
+        fronts.push(front);
+        drop(fronts);
         let s = session.clone();
         tokio::spawn(async move { s.route(output_r).await });
         (id, session)

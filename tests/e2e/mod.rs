@@ -4,6 +4,7 @@
 mod cli;
 mod faults;
 mod lifecycle;
+mod listen;
 mod lists;
 mod node;
 mod progress;
