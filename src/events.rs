@@ -2,9 +2,23 @@
 //! about is reported (an upstream started, crashed or was given up; a call
 //! was refused; a tool list changed).
 //!
-//! Today events go to the log (target `toolgate::governance`, level info or
-//! warn). The audit trail will persist them from here, so callers never need
-//! to change: they call [`emit`] and nothing else.
+//! Every event goes to the log (target `toolgate::governance`, level info or
+//! warn), and to the process's recorder when one is set: `serve` records the
+//! state of each upstream in the local store, for `toolgate servers`. The
+//! audit trail will persist events from here too, so callers never need to
+//! change: they call [`emit`] and nothing else.
+
+use std::sync::OnceLock;
+
+type Recorder = Box<dyn Fn(&Event<'_>) + Send + Sync>;
+
+static RECORDER: OnceLock<Recorder> = OnceLock::new();
+
+/// Sets the process's recorder (once; later calls are ignored). It must not
+/// block: it runs on the caller's thread.
+pub fn set_recorder(recorder: impl Fn(&Event<'_>) + Send + Sync + 'static) {
+    let _ = RECORDER.set(Box::new(recorder));
+}
 
 /// A governance event. Borrowed fields: emitting never allocates on the caller's side.
 #[derive(Debug)]
@@ -32,6 +46,9 @@ pub enum Event<'a> {
 
 /// Reports an event.
 pub fn emit(event: Event<'_>) {
+    if let Some(record) = RECORDER.get() {
+        record(&event);
+    }
     match event {
         Event::ServerReady {
             server,

@@ -36,6 +36,14 @@ const MIGRATIONS: &[&str] = &[
      );",
 ];
 
+/// An upstream's state as a `serve` process last recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedStatus {
+    pub state: String,
+    pub last_error: Option<String>,
+    pub at: String,
+}
+
 /// The schema version this build knows.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -146,14 +154,21 @@ impl Store {
         Ok(())
     }
 
-    /// The last recorded error of an upstream and when it was recorded.
-    pub fn last_error(&self, server: &str) -> Result<Option<(String, String)>> {
+    /// What serve last recorded of an upstream: its state, its last error
+    /// (kept when it recovers), and when.
+    pub fn upstream_status(&self, server: &str) -> Result<Option<RecordedStatus>> {
         Ok(self
             .conn
             .query_row(
-                "SELECT last_error, updated_at FROM upstream_status WHERE server = ?1 AND last_error IS NOT NULL",
+                "SELECT state, last_error, updated_at FROM upstream_status WHERE server = ?1",
                 [server],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| {
+                    Ok(RecordedStatus {
+                        state: r.get(0)?,
+                        last_error: r.get(1)?,
+                        at: r.get(2)?,
+                    })
+                },
             )
             .optional()?)
     }
@@ -173,7 +188,10 @@ mod tests {
             .record_upstream("a", "failed", None, Some("boom"))
             .unwrap();
         store.record_upstream("a", "ready", Some(3), None).unwrap();
-        assert_eq!(store.last_error("a").unwrap().unwrap().0, "boom");
+        let status = store.upstream_status("a").unwrap().unwrap();
+        assert_eq!(status.state, "ready");
+        assert_eq!(status.last_error.as_deref(), Some("boom"));
+        assert!(store.upstream_status("nope").unwrap().is_none());
         drop(store);
         // Reopening applies nothing twice.
         let store = Store::open(&path).unwrap();

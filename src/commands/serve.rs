@@ -33,6 +33,7 @@ pub fn run(paths: &Paths, args: ServeArgs) -> Result<u8> {
             paths.config_file.display()
         ),
     }
+    let _recorder = record_upstreams(paths);
     let rt = super::serve_runtime()?;
     rt.block_on(async {
         match args.listen {
@@ -53,6 +54,74 @@ pub fn run(paths: &Paths, args: ServeArgs) -> Result<u8> {
         }
     })?;
     Ok(exit::OK)
+}
+
+/// Records each upstream's state in the local store, from a thread of its
+/// own: opening and writing SQLite never delays the proxy. Without a store,
+/// serve goes on and says so in the log. Dropping the guard writes what is
+/// queued before serve exits.
+fn record_upstreams(paths: &Paths) -> RecorderGuard {
+    use crate::events::Event;
+    type Row = (String, &'static str, Option<usize>, Option<String>);
+    let (tx, rx) = std::sync::mpsc::channel::<Row>();
+    let db = paths.db_file();
+    let writer = std::thread::spawn(move || {
+        let store = match crate::store::Store::open(&db) {
+            Ok(store) => store,
+            Err(e) => {
+                tracing::warn!(
+                    "the local store is not available, so `toolgate servers` will not show what this serve saw: {e:#}"
+                );
+                return;
+            }
+        };
+        for (server, state, tools, error) in rx {
+            if let Err(e) = store.record_upstream(&server, state, tools, error.as_deref()) {
+                tracing::warn!("could not record the state of {server} in the local store: {e:#}");
+            }
+        }
+    });
+    let sender = std::sync::Arc::new(std::sync::Mutex::new(Some(tx)));
+    let events_sender = sender.clone();
+    crate::events::set_recorder(move |event| {
+        let row: Row = match event {
+            Event::ServerReady { server, tools, .. } => {
+                (server.to_string(), "ready", Some(*tools), None)
+            }
+            Event::ServerFailed { server, error } => {
+                (server.to_string(), "failed", None, Some(error.to_string()))
+            }
+            Event::ServerCrashed { server, error } => {
+                (server.to_string(), "crashed", None, Some(error.to_string()))
+            }
+            _ => return,
+        };
+        if let Some(tx) = events_sender.lock().expect("recorder lock").as_ref() {
+            let _ = tx.send(row);
+        }
+    });
+    RecorderGuard {
+        sender,
+        writer: Some(writer),
+    }
+}
+
+struct RecorderGuard {
+    sender: std::sync::Arc<
+        std::sync::Mutex<
+            Option<std::sync::mpsc::Sender<(String, &'static str, Option<usize>, Option<String>)>>,
+        >,
+    >,
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for RecorderGuard {
+    fn drop(&mut self) {
+        self.sender.lock().expect("recorder lock").take();
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
 }
 
 /// Resolves on SIGTERM, SIGINT or SIGHUP (Ctrl-C elsewhere).

@@ -5,8 +5,9 @@
 //! JSON shape (version 1):
 //! `{"version":1,"config":PATH|null,"servers":[{"name","transport","enabled",
 //! "state","tools","protocol_version","startup_ms","target","error"}]}`
-//! where `state` is one of `ready`, `failed`, `restarting` (failed, would be
-//! retried), `disabled`; `target` is the command line or URL.
+//! where `state` is one of `ready`, `failed`, `disabled`; `target` is the
+//! command line or URL; `serve` is what a running or past `toolgate serve`
+//! last recorded for that server, `{"state","last_error","at"}`, or null.
 
 use anyhow::Result;
 use serde_json::json;
@@ -61,6 +62,17 @@ pub fn run(paths: &Paths, args: ServersArgs) -> Result<u8> {
         manager.shutdown().await;
         rows
     });
+    // What `serve` processes saw (the IDE's view), from the local store.
+    let mut rows = rows;
+    if let Ok(store) = crate::store::Store::open(&paths.db_file()) {
+        for row in &mut rows {
+            let name = row["name"].as_str().unwrap_or_default().to_owned();
+            row["serve"] = match store.upstream_status(&name) {
+                Ok(Some(s)) => json!({ "state": s.state, "last_error": s.last_error, "at": s.at }),
+                _ => json!(null),
+            };
+        }
+    }
     let failed = rows.iter().any(|r| r["state"] == "failed");
     if args.json {
         let config_path = match &loaded.source {

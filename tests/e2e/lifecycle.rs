@@ -144,6 +144,20 @@ fn a_missing_command_delays_neither_initialize_nor_other_tools() {
         "the error should name the command and where it was searched: {error}"
     );
     assert_eq!(server_row(&report, "time")["state"], "ready", "{report}");
+    // What the serve process saw was recorded in the local store, and shown.
+    let seen = &missing["serve"];
+    assert_eq!(seen["state"], "failed", "{missing}");
+    assert!(
+        seen["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no-such-mcp-server-xyz")),
+        "{missing}"
+    );
+    assert_eq!(
+        server_row(&report, "time")["serve"]["state"],
+        "ready",
+        "{report}"
+    );
 }
 
 /// Kills, on drop, the processes whose PIDs a fake login shell wrote.
