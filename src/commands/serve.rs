@@ -60,9 +60,13 @@ pub fn run(paths: &Paths, args: ServeArgs) -> Result<u8> {
 /// own: opening and writing SQLite never delays the proxy. Without a store,
 /// serve goes on and says so in the log. Dropping the guard writes what is
 /// queued before serve exits.
+/// One upstream state change: server, state, tool count, error.
+type Row = (String, &'static str, Option<usize>, Option<String>);
+/// The recorder's way to the writer thread; `None` once serve is done.
+type RowSender = std::sync::Arc<std::sync::Mutex<Option<std::sync::mpsc::Sender<Row>>>>;
+
 fn record_upstreams(paths: &Paths) -> RecorderGuard {
     use crate::events::Event;
-    type Row = (String, &'static str, Option<usize>, Option<String>);
     let (tx, rx) = std::sync::mpsc::channel::<Row>();
     let db = paths.db_file();
     let writer = std::thread::spawn(move || {
@@ -107,11 +111,7 @@ fn record_upstreams(paths: &Paths) -> RecorderGuard {
 }
 
 struct RecorderGuard {
-    sender: std::sync::Arc<
-        std::sync::Mutex<
-            Option<std::sync::mpsc::Sender<(String, &'static str, Option<usize>, Option<String>)>>,
-        >,
-    >,
+    sender: RowSender,
     writer: Option<std::thread::JoinHandle<()>>,
 }
 
