@@ -38,6 +38,35 @@ fn pages_of_every_upstream_give_exactly_the_union() {
     py(&home, "pagination_union");
 }
 
+/// More tools than one page of toolgate's own (500): every upstream page is
+/// read when the upstream starts, and the IDE gets them in toolgate's pages,
+/// each tool exactly once.
+#[test]
+fn more_tools_than_a_page_come_in_pages_each_once() {
+    let home = Home::new();
+    home.write_config(
+        "list_wait = \"30s\"",
+        &[Server::fixture(&home.tb, "paged").env("PAGED_TOOLS", "1234")],
+    );
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    let first = serve.result("tools/list", json!({}));
+    assert_eq!(
+        first["tools"].as_array().map(Vec::len),
+        Some(500),
+        "the first page"
+    );
+    assert!(first["nextCursor"].is_string(), "{}", first["nextCursor"]);
+    let names = serve.tool_names();
+    assert_eq!(names.len(), 1234);
+    let unique: std::collections::BTreeSet<&String> = names.iter().collect();
+    assert_eq!(unique.len(), 1234, "a tool listed twice");
+    assert!(
+        names.contains(&"paged__t0000".to_owned()) && names.contains(&"paged__t1233".to_owned())
+    );
+    serve.finish();
+}
+
 /// A cursor toolgate did not issue is refused, not passed to an upstream.
 #[test]
 fn a_forged_cursor_is_invalid_params() {
