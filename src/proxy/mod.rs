@@ -1041,7 +1041,20 @@ impl Front {
                 .await?
             {
                 Answer::UpstreamError(e) => last = Some(e),
-                other => return Ok(other),
+                other => {
+                    if matches!(other, Answer::Result(_)) {
+                        match method {
+                            "resources/subscribe" => {
+                                self.manager.note_subscription(index, &uri, true)
+                            }
+                            "resources/unsubscribe" => {
+                                self.manager.note_subscription(index, &uri, false)
+                            }
+                            _ => {}
+                        }
+                    }
+                    return Ok(other);
+                }
             }
         }
         Ok(last.map_or_else(

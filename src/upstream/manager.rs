@@ -73,6 +73,9 @@ pub struct Manager {
     resource_routes: Mutex<HashMap<String, usize>>,
     templates: Mutex<Vec<(String, usize)>>,
     log_level: Mutex<Option<String>>,
+    /// Resource subscriptions the IDE holds, per upstream: renewed when an
+    /// upstream restarts (a new process knows none of them).
+    subscriptions: Mutex<std::collections::BTreeSet<(usize, String)>>,
     front: mpsc::UnboundedSender<FrontEvent>,
     shutdown: watch::Sender<bool>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -97,6 +100,7 @@ impl Manager {
             resource_routes: Mutex::new(HashMap::new()),
             templates: Mutex::new(Vec::new()),
             log_level: Mutex::new(None),
+            subscriptions: Mutex::new(std::collections::BTreeSet::new()),
             front,
             shutdown: watch::Sender::new(false),
             tasks: Mutex::new(Vec::new()),
@@ -180,6 +184,16 @@ impl Manager {
             .any(|u| matches!(u.state(), State::Starting))
     }
 
+    /// Remembers (or forgets) a resource subscription of the IDE.
+    pub fn note_subscription(&self, upstream: usize, uri: &str, subscribed: bool) {
+        let mut subs = self.subscriptions.lock().expect("subscriptions lock");
+        if subscribed {
+            subs.insert((upstream, uri.to_owned()));
+        } else {
+            subs.remove(&(upstream, uri.to_owned()));
+        }
+    }
+
     /// Remembers the IDE's `logging/setLevel` params for upstreams that start later.
     pub fn set_log_level(&self, params: &str) {
         *self.log_level.lock().expect("level lock") = Some(params.to_owned());
@@ -196,10 +210,29 @@ impl Manager {
                 millis: took.as_millis(),
             });
         }
-        let level = self.log_level.lock().expect("level lock").clone();
-        if let (Some(level), true) = (level, live.init.has("logging")) {
-            let timeout = up.config.timeout();
-            tokio::spawn(async move {
+        // A restarted upstream knows nothing of the IDE's settings: renew
+        // the log level and the resource subscriptions.
+        let level = self
+            .log_level
+            .lock()
+            .expect("level lock")
+            .clone()
+            .filter(|_| live.init.has("logging"));
+        let uris: Vec<String> = self
+            .subscriptions
+            .lock()
+            .expect("subscriptions lock")
+            .iter()
+            .filter(|(u, _)| *u == index)
+            .map(|(_, uri)| uri.clone())
+            .collect();
+        if level.is_none() && uris.is_empty() {
+            return;
+        }
+        let timeout = up.config.timeout();
+        let name = up.name.clone();
+        tokio::spawn(async move {
+            if let Some(level) = level {
                 let _ = live
                     .conn
                     .call(
@@ -210,8 +243,28 @@ impl Manager {
                         std::future::pending(),
                     )
                     .await;
-            });
-        }
+            }
+            for uri in uris {
+                let params = serde_json::json!({ "uri": uri }).to_string();
+                let renewed = live
+                    .conn
+                    .call(
+                        "resources/subscribe",
+                        |_| Some(params),
+                        None,
+                        timeout,
+                        std::future::pending(),
+                    )
+                    .await;
+                if let Err(e) = renewed {
+                    tracing::warn!(
+                        server = %name,
+                        "could not renew the subscription to {uri} after a restart: {}",
+                        super::describe_call_error(&name, "resources/subscribe", &e)
+                    );
+                }
+            }
+        });
     }
 
     /// Recomputes the catalog from every upstream's tools, and tells the

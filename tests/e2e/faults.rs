@@ -140,3 +140,53 @@ fn a_server_that_crashes_on_start_makes_its_tools_unavailable() {
     serve.finish();
     no_orphans(&home);
 }
+
+/// A restarted upstream is a new process that knows none of the IDE's
+/// resource subscriptions: toolgate renews them.
+#[test]
+fn resource_subscriptions_are_renewed_after_a_restart() {
+    let home = Home::new();
+    let subs = home.path().join("subs");
+    home.write_config(
+        "list_wait = \"30s\"",
+        &[Server::faulty(&home.tb, &home).env("FAULTY_SUBS_FILE", &subs.display().to_string())],
+    );
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    let listed = serve.result("resources/list", json!({}));
+    assert_eq!(
+        listed["resources"][0]["uri"], "faulty://watched",
+        "{listed}"
+    );
+    serve.result("resources/subscribe", json!({ "uri": "faulty://watched" }));
+    let crashed = serve.result(
+        "tools/call",
+        json!({ "name": "faulty__crash", "arguments": {} }),
+    );
+    assert_eq!(
+        crashed["_meta"]["dev.toolgate/error"]["kind"], "upstream_closed",
+        "{crashed}"
+    );
+    // Wait (bounded) for the new process's renewal to reach the file.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let lines = loop {
+        let text = std::fs::read_to_string(&subs).unwrap_or_default();
+        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        if lines.len() >= 2 || std::time::Instant::now() > deadline {
+            break lines;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let pids = home.faulty_pids();
+    assert_eq!(pids.len(), 2, "faulty was restarted once: {pids:?}");
+    assert_eq!(
+        lines,
+        [
+            format!("{} faulty://watched", pids[0]),
+            format!("{} faulty://watched", pids[1]),
+        ],
+        "the second process got the subscription too"
+    );
+    serve.finish();
+    no_orphans(&home);
+}
