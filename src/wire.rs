@@ -284,8 +284,8 @@ pub mod spin {
         let budget = if (1..=MAX_IN_FLIGHT).contains(&in_flight) {
             SPIN_IN_FLIGHT
         } else {
-            let since =
-                epoch().elapsed().as_nanos() as u64 - LAST_ANSWER_NANOS.load(Ordering::Relaxed);
+            let since = (epoch().elapsed().as_nanos() as u64)
+                .saturating_sub(LAST_ANSWER_NANOS.load(Ordering::Relaxed));
             if in_flight == 0 && since < SPIN_AFTER_ANSWER.as_nanos() as u64 {
                 SPIN_AFTER_ANSWER - Duration::from_nanos(since)
             } else {

@@ -2,14 +2,22 @@
 //!
 //! One [`Front`] per IDE connection. It answers `initialize` itself at once,
 //! then has the [`Manager`] start every upstream in the background, mirroring
-//! the IDE's client capabilities. Every request after that is handled in its
-//! own task, so a slow upstream never holds up another:
+//! the IDE's client capabilities. Every request after that is waited for in
+//! its own task, so a slow upstream never holds up another:
 //!
 //! ```text
 //! IDE line -> parse envelope -> route (catalog / prompt map / URI map)
-//!          -> upstream Connection::call (id, name, progress token rewritten)
+//!          -> upstream Connection (id, name, progress token rewritten)
 //!          -> raw result -> IDE
 //! ```
+//!
+//! The hot path, a `tools/call` to a ready upstream, is sent upstream inline
+//! as its line is read, and the upstream's reader writes the answer straight
+//! back under the IDE's id; its task only handles the timeout and a
+//! cancellation. Other requests (and calls that must wait for an upstream
+//! still starting) take the general path. A future response-phase policy
+//! stage (guardrails on results) will have to take answers off the direct
+//! path: see `Connection::start`.
 //!
 //! Ids: requests keep the IDE's id on the way back; upstream requests get the
 //! upstream connection's own ids. Requests an upstream sends to the client
