@@ -87,6 +87,14 @@ apt_install() {
 if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
     apt_install nodejs npm
 fi
+# Tests that run servers binding every interface do so in a private network
+# namespace (unshare, ip) and find their port with ss.
+if ! command -v ip >/dev/null 2>&1 || ! command -v ss >/dev/null 2>&1; then
+    apt_install iproute2
+fi
+if ! command -v unshare >/dev/null 2>&1; then
+    apt_install util-linux
+fi
 
 python="${TOOLGATE_TESTBED_PYTHON:-}"
 if [[ -z "$python" ]]; then
