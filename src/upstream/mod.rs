@@ -6,7 +6,8 @@
 //! then watches the connection. When the server crashes, every request in
 //! flight fails at once with a sentence saying so, and the server is
 //! restarted with exponential backoff (0.5 s doubling to 30 s); after
-//! [`MAX_ATTEMPTS`] failed starts in a row it is marked failed and left alone.
+//! [`MAX_ATTEMPTS`] failed starts in a row it is marked failed and left alone
+//! until toolgate restarts, and its tools leave the list.
 //!
 //! Upstreams are independent: a slow, failing or missing one never delays
 //! another, nor the IDE's `initialize`.
@@ -31,7 +32,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Child;
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 
 use crate::config::ServerConfig;
 use crate::wire::Outbound;
@@ -120,8 +121,6 @@ pub struct Upstream {
     live: RwLock<Option<Live>>,
     tools: RwLock<Arc<Vec<ToolDef>>>,
     stderr_tail: Mutex<VecDeque<String>>,
-    /// Wakes a failed upstream for another try.
-    retry: Notify,
     /// When the current connection became ready, and how long it took.
     pub started: Mutex<Option<(Instant, Duration)>>,
 }
@@ -148,7 +147,6 @@ impl Upstream {
             live: RwLock::new(None),
             tools: RwLock::new(Arc::new(Vec::new())),
             stderr_tail: Mutex::new(VecDeque::new()),
-            retry: Notify::new(),
             started: Mutex::new(None),
         })
     }
@@ -201,11 +199,6 @@ impl Upstream {
             State::Disabled => format!("the server \"{}\" is disabled in config.toml", self.name),
             State::Stopped => format!("the server \"{}\" was stopped", self.name),
         }
-    }
-
-    /// Asks a failed upstream to try again.
-    pub fn kick(&self) {
-        self.retry.notify_one();
     }
 
     fn stderr_summary(&self) -> Option<String> {
@@ -297,7 +290,8 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
 }
 
-/// Waits before the next attempt; returns false on shutdown.
+/// Waits before the next attempt; returns false on shutdown (a server given
+/// up waits for nothing else).
 async fn backoff(
     up: &Upstream,
     ctx: &SupervisorCtx,
@@ -310,17 +304,14 @@ async fn backoff(
         *up.tools.write().expect("tools lock poisoned") = Arc::new(Vec::new());
         up.state.send_replace(State::Failed(error));
         (ctx.tools_changed)(up.index);
-        tokio::select! {
-            () = up.retry.notified() => true,
-            () = stopped(shutdown) => false,
-        }
+        stopped(shutdown).await;
+        false
     } else {
         let delay = Duration::from_millis(500) * 2u32.pow(attempt - 1);
         let delay = delay.min(Duration::from_secs(30));
         up.state.send_replace(State::Restarting { attempt, error });
         tokio::select! {
             () = tokio::time::sleep(delay) => true,
-            () = up.retry.notified() => true,
             () = stopped(shutdown) => false,
         }
     }
