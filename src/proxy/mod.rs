@@ -62,6 +62,10 @@ pub const PROTOCOL_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26
 /// The `_meta` key under which toolgate puts machine-readable detail.
 pub const META_KEY: &str = "dev.toolgate/error";
 
+/// How long `serve` keeps answering requests already received after the
+/// client closed stdin.
+const EOF_DRAIN: Duration = Duration::from_secs(10);
+
 /// Most tools in one `tools/list` page.
 const TOOLS_PAGE: usize = 500;
 
@@ -118,6 +122,8 @@ pub struct Front {
     next_relay: AtomicU64,
     /// Set when the IDE can no longer be written to.
     gone: watch::Sender<bool>,
+    /// Signalled each time a request is answered (for the drain at EOF).
+    answered: tokio::sync::Notify,
     has_servers: bool,
 }
 
@@ -138,6 +144,7 @@ pub async fn serve(
         relayed: Mutex::new(HashMap::new()),
         next_relay: AtomicU64::new(1),
         gone: watch::Sender::new(false),
+        answered: tokio::sync::Notify::new(),
         has_servers: config.enabled_servers().next().is_some(),
     });
     let relay = tokio::spawn(front.clone().relay_events(events_rx));
@@ -170,7 +177,10 @@ pub async fn serve(
                     .await;
             }
             Ok(Line::Eof) => {
+                // Answer what was already asked (a script may pipe requests
+                // and close stdin at once), for a bounded time, then stop.
                 tracing::info!("the client closed stdin; stopping");
+                front.drain(EOF_DRAIN).await;
                 break;
             }
             Err(e) => {
@@ -262,6 +272,25 @@ impl Front {
         }
     }
 
+    /// Waits until every request received has been answered, or `limit`.
+    async fn drain(&self, limit: Duration) {
+        let all_answered = async {
+            loop {
+                let notified = self.answered.notified();
+                if self.inflight.lock().expect("inflight lock").is_empty() {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        if tokio::time::timeout(limit, all_answered).await.is_err() {
+            tracing::warn!(
+                "stopping with requests still unanswered after {}",
+                crate::util::format_duration(limit)
+            );
+        }
+    }
+
     /// Runs a request's work in its own task, cancellable by the IDE's
     /// `notifications/cancelled` for its id, and answers with what it returns.
     fn spawn_request<F, Fut>(self: &Arc<Self>, id: &RawValue, work: F)
@@ -281,6 +310,7 @@ impl Front {
             let answer = work(front.clone(), Cancelled(cancel_rx)).await;
             front.inflight.lock().expect("inflight lock").remove(&key);
             front.answer(&id, answer).await;
+            front.answered.notify_waiters();
         });
     }
 

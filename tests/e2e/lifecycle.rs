@@ -224,3 +224,51 @@ fn a_slow_login_shell_does_not_freeze_the_proxy() {
     );
     drop(serve);
 }
+
+/// A script that pipes its requests and closes stdin at once still gets
+/// every answer: toolgate answers what it received, then exits.
+#[test]
+fn requests_piped_before_stdin_closes_are_all_answered() {
+    use std::io::{Read, Write};
+    let home = Home::new();
+    home.config(&[Server::time(&home.tb)]);
+    let mut cmd = home.toolgate(&["serve"]);
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().expect("toolgate starts");
+    let mut stdin = child.stdin.take().unwrap();
+    for line in [
+        json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": { "name": "pipe", "version": "1" } } }),
+        json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }),
+        json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "time__get_current_time", "arguments": { "timezone": "UTC" } } }),
+    ] {
+        writeln!(stdin, "{line}").unwrap();
+    }
+    drop(stdin);
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let answers: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("stdout carries only JSON-RPC"))
+        .filter(|m: &Value| m.get("id").is_some())
+        .collect();
+    assert_eq!(answers.len(), 2, "{out}");
+    assert_eq!(answers[1]["id"], 2, "{out}");
+    assert!(
+        answers[1]["result"]["content"][0]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("UTC")),
+        "{out}"
+    );
+}
