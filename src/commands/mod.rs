@@ -76,42 +76,17 @@ pub async fn connect(
 ) -> std::sync::Arc<crate::upstream::manager::Manager> {
     let (manager, _events) = crate::upstream::manager::Manager::new(config);
     let params = crate::upstream::upstream_init_params(crate::proxy::PROTOCOL_VERSIONS[0], None);
-    let started: Vec<bool> = manager
-        .upstreams
-        .iter()
-        .map(|u| u.config.enabled() && filter(u))
-        .collect();
-    manager.start(params, |u| started[u.index]);
+    manager.start(params, filter);
+    // Wait for the first outcome of each started upstream: a failed start
+    // moves on to "restarting", which is an outcome.
     let longest = config
         .servers
         .values()
         .map(|s| s.startup_timeout())
         .max()
         .unwrap_or_default();
-    // Wait for the first outcome of each started upstream only: a failed
-    // start moves on to "restarting", which is an outcome.
-    let waits = manager
-        .upstreams
-        .iter()
-        .filter(|u| started[u.index])
-        .map(|u| {
-            let mut rx = u.watch_state();
-            async move {
-                let _ = rx
-                    .wait_for(|s| {
-                        !matches!(
-                            s,
-                            crate::upstream::State::Idle | crate::upstream::State::Starting
-                        )
-                    })
-                    .await;
-            }
-        });
-    let _ = tokio::time::timeout(longest + std::time::Duration::from_secs(1), async {
-        for w in waits {
-            w.await;
-        }
-    })
-    .await;
+    manager
+        .settle(longest + std::time::Duration::from_secs(1))
+        .await;
     manager
 }

@@ -137,6 +137,9 @@ impl Manager {
                 }),
                 shutdown: self.shutdown.subscribe(),
             };
+            // Starting from now, not from when the supervisor first runs:
+            // a list or call that arrives first waits for it.
+            up.mark_starting();
             tasks.push(tokio::spawn(super::supervise(up.clone(), ctx)));
         }
     }
@@ -159,14 +162,14 @@ impl Manager {
         self.catalog.read().expect("catalog lock").clone()
     }
 
-    /// Waits until no started upstream is still starting, or `limit` passes.
+    /// Waits until no upstream is still starting (each has become ready or
+    /// failed once), or `limit` passes. Upstreams never started (idle) are
+    /// not waited for.
     pub async fn settle(&self, limit: Duration) {
         let waits = self.upstreams.iter().map(|u| {
             let mut rx = u.watch_state();
             async move {
-                let _ = rx
-                    .wait_for(|s| !matches!(s, State::Starting | State::Idle))
-                    .await;
+                let _ = rx.wait_for(|s| !matches!(s, State::Starting)).await;
             }
         });
         let all = async {

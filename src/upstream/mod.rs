@@ -155,6 +155,11 @@ impl Upstream {
         self.state.borrow().clone()
     }
 
+    /// Marks an upstream about to be started as starting.
+    pub(crate) fn mark_starting(&self) {
+        self.state.send_replace(State::Starting);
+    }
+
     pub fn watch_state(&self) -> watch::Receiver<State> {
         self.state.subscribe()
     }
