@@ -45,6 +45,48 @@ pub enum Command {
     Tools(ToolsArgs),
     /// Call one tool through toolgate and print its result.
     Call(CallArgs),
+    /// Keep API keys and tokens in the OS keychain, referenced from
+    /// config.toml as ${secret:NAME}.
+    #[command(subcommand)]
+    Secret(SecretCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Store a secret: the value is read from stdin, or asked for without
+    /// echo when stdin is a terminal.
+    #[command(
+        after_help = "Examples:\n  printf %s \"$KEY\" | toolgate secret set brave BRAVE_API_KEY\n  toolgate secret set brave BRAVE_API_KEY      # asks, without echo\n\nThen, in config.toml: env = { BRAVE_API_KEY = \"${secret:BRAVE_API_KEY}\" }"
+    )]
+    Set(SecretSetArgs),
+    /// List the secrets set with toolgate (names only, never values).
+    List(SecretListArgs),
+    /// Delete a secret from the keychain.
+    Rm(SecretRmArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SecretSetArgs {
+    /// The scope: the server whose config uses it (or another scope, such as
+    /// audit, reached as ${secret:SCOPE/NAME}).
+    pub scope: String,
+    /// The secret's name, as ${secret:NAME} references it.
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SecretListArgs {
+    /// Print JSON (a documented shape with a "version" field).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SecretRmArgs {
+    /// The scope the secret was set in.
+    pub scope: String,
+    /// The secret's name.
+    pub name: String,
 }
 
 #[derive(Debug, Args)]

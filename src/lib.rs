@@ -17,6 +17,7 @@ pub mod events;
 pub mod jsonrpc;
 pub mod logging;
 pub mod proxy;
+pub mod secrets;
 pub mod store;
 pub mod upstream;
 pub mod util;

@@ -34,6 +34,15 @@ const MIGRATIONS: &[&str] = &[
         pid INTEGER NOT NULL,
         updated_at TEXT NOT NULL
      );",
+    // 2: the names (never the values) of the secrets set with `toolgate
+    // secret set`, for `toolgate secret list`: keychains cannot all list.
+    "CREATE TABLE secret_index (
+        scope TEXT NOT NULL,
+        name TEXT NOT NULL,
+        keychain TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (scope, name)
+     );",
 ];
 
 /// An upstream's state as a `serve` process last recorded it.
@@ -174,6 +183,53 @@ impl Store {
     }
 }
 
+/// A secret's name as `toolgate secret set` recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretName {
+    pub scope: String,
+    pub name: String,
+    /// Which keychain store holds it.
+    pub keychain: String,
+    pub updated_at: String,
+}
+
+impl Store {
+    /// Records that a secret was set (its name only).
+    pub fn record_secret(&self, scope: &str, name: &str, keychain: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO secret_index (scope, name, keychain, updated_at)
+             VALUES (?1, ?2, ?3, strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+             ON CONFLICT(scope, name) DO UPDATE SET keychain = ?3, updated_at = excluded.updated_at",
+            rusqlite::params![scope, name, keychain],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets a secret's name; returns whether it was recorded.
+    pub fn forget_secret(&self, scope: &str, name: &str) -> Result<bool> {
+        Ok(self.conn.execute(
+            "DELETE FROM secret_index WHERE scope = ?1 AND name = ?2",
+            rusqlite::params![scope, name],
+        )? > 0)
+    }
+
+    /// Every recorded secret name, by scope and name.
+    pub fn secret_names(&self) -> Result<Vec<SecretName>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT scope, name, keychain, updated_at FROM secret_index ORDER BY scope, name",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(SecretName {
+                scope: r.get(0)?,
+                name: r.get(1)?,
+                keychain: r.get(2)?,
+                updated_at: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +265,24 @@ mod tests {
         let store = Store::open(&path).unwrap();
         assert_eq!(store.version().unwrap(), 99);
         store.record_upstream("b", "ready", Some(1), None).unwrap();
+    }
+
+    #[test]
+    fn secret_index_holds_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        store.record_secret("brave", "KEY", "ss").unwrap();
+        store.record_secret("brave", "KEY", "ss").unwrap();
+        store.record_secret("audit", "TOKEN", "ss").unwrap();
+        let names: Vec<_> = store
+            .secret_names()
+            .unwrap()
+            .into_iter()
+            .map(|s| format!("{}/{}", s.scope, s.name))
+            .collect();
+        assert_eq!(names, ["audit/TOKEN", "brave/KEY"]);
+        assert!(store.forget_secret("brave", "KEY").unwrap());
+        assert!(!store.forget_secret("brave", "KEY").unwrap());
     }
 
     #[test]

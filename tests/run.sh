@@ -12,8 +12,24 @@ source target/testbed/env.sh
 
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
+
+# The tests run on a private D-Bus session with a real Secret Service
+# (gnome-keyring, its login collection unlocked with a throwaway password),
+# so keychain tests never touch the developer's own keyring. Tests that need
+# "no session bus" remove the variables for their child processes.
 if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --locked --no-fail-fast
+    test_cmd=(cargo nextest run --locked --no-fail-fast)
 else
-    cargo test --locked --no-fail-fast
+    test_cmd=(cargo test --locked --no-fail-fast)
 fi
+export TOOLGATE_TEST_KEYRING_DIR="$PWD/target/test-keyring"
+rm -rf "$TOOLGATE_TEST_KEYRING_DIR"
+mkdir -p "$TOOLGATE_TEST_KEYRING_DIR"
+dbus-run-session -- bash -c '
+    set -euo pipefail
+    # A keyring folder of its own: never the user'"'"'s ~/.local/share/keyrings.
+    export XDG_DATA_HOME="$TOOLGATE_TEST_KEYRING_DIR" XDG_RUNTIME_DIR="$TOOLGATE_TEST_KEYRING_DIR/run"
+    mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
+    printf %s test-keyring-password | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+    exec "$@"
+' test-session "${test_cmd[@]}"

@@ -3,6 +3,7 @@
 pub mod add;
 pub mod call;
 pub mod remove;
+pub mod secret;
 pub mod serve;
 pub mod servers;
 pub mod tools;
@@ -22,6 +23,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Servers(args) => servers::run(&paths, args),
         Command::Tools(args) => tools::run(&paths, args),
         Command::Call(args) => call::run(&paths, args),
+        Command::Secret(cmd) => secret::run(&paths, cmd),
     }
 }
 
@@ -45,8 +47,15 @@ pub fn serve_runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// Loads the config for a command.
+/// Loads the config for a command, and sets up (without opening) the
+/// keychain its secret references are resolved from.
 pub fn load(paths: &Paths) -> Result<Loaded> {
-    Config::load(paths)
+    let loaded = Config::load(paths)?;
+    crate::secrets::install_vault(crate::secrets::Vault::new(
+        paths.clone(),
+        loaded.config.keychain,
+    ));
+    Ok(loaded)
 }
 
 /// Writes data output (listings, results) to stdout. Only commands other

@@ -25,7 +25,21 @@
 //! url = "https://example.com/mcp"
 //! headers = { X-Team = "platform" }
 //! transport = "auto"        # auto | streamable-http | sse
+//!
+//! [servers.brave]           # secrets are references, resolved from the keychain
+//! command = "npx"
+//! args = ["-y", "@brave/brave-search-mcp-server"]
+//! env = { BRAVE_API_KEY = "${secret:BRAVE_API_KEY}" }
+//!
+//! [keychain]
+//! backend = "auto"          # auto | secret-service | keyutils (Linux; lost at reboot)
 //! ```
+//!
+//! Values of `env` and `headers` may reference secrets (see
+//! [`crate::secrets::refs`]); a value that looks like a plain secret (a
+//! variable named like `*_TOKEN` or `*API_KEY*`, an `Authorization` header, a
+//! well-known token format) is refused with a hint to move it to the
+//! keychain with `toolgate secret set`.
 //!
 //! Where no config file exists, toolgate runs on an embedded default: no
 //! upstream servers, default settings (see [`Config::default`]).
@@ -67,6 +81,9 @@ pub struct Config {
     /// their tools and prompts.
     #[serde(default)]
     pub servers: BTreeMap<String, ServerConfig>,
+    /// Where secrets and tokens are kept.
+    #[serde(default)]
+    pub keychain: crate::secrets::KeychainSettings,
 }
 
 /// `[serve]`: settings of the proxy.
@@ -277,6 +294,7 @@ impl Config {
                     }
                 }
             }
+            check_secrets(name, server)?;
             if let Some(prefix) = &server.prefix
                 && !prefix.is_empty()
                 && !valid_server_name(prefix)
@@ -331,6 +349,66 @@ impl Config {
     /// Enabled servers, in name order.
     pub fn enabled_servers(&self) -> impl Iterator<Item = (&String, &ServerConfig)> {
         self.servers.iter().filter(|(_, s)| s.enabled())
+    }
+}
+
+/// Checks the `${secret:...}` references of a server entry and refuses
+/// plain secrets. Errors never quote the value.
+fn check_secrets(name: &str, server: &ServerConfig) -> std::result::Result<(), UserError> {
+    use crate::secrets::refs::{self, Template};
+    let move_hint = |var: &str| {
+        format!(
+            "keep it in the keychain: `printf %s \"$VALUE\" | toolgate secret set {name} {var}`, then write \"${{secret:{var}}}\" in config.toml instead of the value"
+        )
+    };
+    for (key, value) in &server.env {
+        let at = format!("servers.{name}.env.{key}");
+        let t = Template::parse(value, name).map_err(|e| UserError::new(format!("{at}: {e}")))?;
+        if refs::env_is_plain_secret(key, &t.literal_text()) {
+            return Err(UserError::new(format!(
+                "{at} holds what looks like a plain secret, and config.toml must not hold secrets"
+            ))
+            .hint(move_hint(&secret_name_for(key))));
+        }
+    }
+    for (key, value) in &server.headers {
+        let at = format!("servers.{name}.headers.{key}");
+        let t = Template::parse(value, name).map_err(|e| UserError::new(format!("{at}: {e}")))?;
+        if refs::header_is_plain_secret(key, &t.literal_text()) {
+            return Err(UserError::new(format!(
+                "{at} holds what looks like a plain secret, and config.toml must not hold secrets"
+            ))
+            .hint(move_hint(&secret_name_for(key))));
+        }
+    }
+    for (i, arg) in server.args.iter().enumerate() {
+        let value = arg.split_once('=').map_or(arg.as_str(), |(_, v)| v);
+        if refs::looks_like_token(value) {
+            return Err(UserError::new(format!(
+                "servers.{name}.args[{i}] holds what looks like a token, and config.toml must not hold secrets"
+            ))
+            .hint("pass it through env instead: env = { VAR = \"${secret:VAR}\" } after `toolgate secret set`, if the server reads it from its environment"));
+        }
+    }
+    Ok(())
+}
+
+/// A secret name suggested for a variable or header name.
+fn secret_name_for(key: &str) -> String {
+    let name: String = key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.is_empty() {
+        "TOKEN".into()
+    } else {
+        name
     }
 }
 

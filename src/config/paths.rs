@@ -30,6 +30,9 @@ pub struct Paths {
     pub cache_dir: PathBuf,
     /// Runtime files.
     pub runtime_dir: PathBuf,
+    /// `TOOLGATE_HOME`, when everything lives under it (it also namespaces
+    /// keychain entries).
+    pub home: Option<PathBuf>,
 }
 
 impl Paths {
@@ -52,6 +55,7 @@ impl Paths {
             state_dir: home.join("state"),
             cache_dir: home.join("cache"),
             runtime_dir: home.join("run"),
+            home: Some(home.to_path_buf()),
         }
     }
 
@@ -74,6 +78,7 @@ impl Paths {
             state_dir,
             cache_dir: dirs.cache_dir().to_path_buf(),
             runtime_dir,
+            home: None,
         })
     }
 

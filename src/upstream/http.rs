@@ -30,6 +30,7 @@
 //! verifies certificates against the operating system's trust store (so
 //! corporate CAs installed there are trusted), with rustls.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -40,6 +41,7 @@ use tokio::io::{AsyncBufReadExt, BufReader, DuplexStream};
 use super::{Connection, Upstream};
 use crate::config::RemoteTransport;
 use crate::jsonrpc::{self, Kind, code};
+use crate::secrets::Secret;
 use crate::wire::Outbound;
 
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -66,6 +68,7 @@ pub fn client() -> &'static reqwest::Client {
 pub(crate) fn connect(
     up: &Arc<Upstream>,
     max_message: usize,
+    header_values: &BTreeMap<String, Secret>,
 ) -> Result<(Arc<Connection>, DuplexStream), String> {
     let url_text = up.config.url.as_deref().unwrap_or_default();
     let url = Url::parse(url_text).map_err(|e| {
@@ -75,19 +78,21 @@ pub(crate) fn connect(
         )
     })?;
     let mut headers = HeaderMap::new();
-    for (k, v) in &up.config.headers {
+    for (k, v) in header_values {
         let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
             format!(
                 "the server \"{}\" has an invalid header name \"{k}\"",
                 up.name
             )
         })?;
-        let value = HeaderValue::from_str(v).map_err(|_| {
+        let mut value = HeaderValue::from_str(v.expose()).map_err(|_| {
             format!(
                 "the server \"{}\" has an invalid value for the header \"{k}\"",
                 up.name
             )
         })?;
+        // Kept out of reqwest's and hyper's debug output.
+        value.set_sensitive(true);
         headers.insert(name, value);
     }
     let (conn_out, bridge_in) = tokio::io::duplex(1 << 20);

@@ -23,7 +23,7 @@ pub mod conn;
 pub mod http;
 pub mod manager;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -35,6 +35,7 @@ use tokio::process::Child;
 use tokio::sync::{mpsc, watch};
 
 use crate::config::ServerConfig;
+use crate::secrets::Secret;
 use crate::wire::Outbound;
 pub use conn::{CallError, Connection, Inbound, ProgressRoute, Reply};
 
@@ -121,6 +122,9 @@ pub struct Upstream {
     live: RwLock<Option<Live>>,
     tools: RwLock<Arc<Vec<ToolDef>>>,
     stderr_tail: Mutex<VecDeque<String>>,
+    /// Secret values this upstream was given: blanked out of its stderr
+    /// before toolgate logs or shows it.
+    secret_values: Mutex<Vec<Secret>>,
     /// When the current connection became ready, and how long it took.
     pub started: Mutex<Option<(Instant, Duration)>>,
 }
@@ -147,6 +151,7 @@ impl Upstream {
             live: RwLock::new(None),
             tools: RwLock::new(Arc::new(Vec::new())),
             stderr_tail: Mutex::new(VecDeque::new()),
+            secret_values: Mutex::new(Vec::new()),
             started: Mutex::new(None),
         })
     }
@@ -405,6 +410,7 @@ fn kill_group(child: &Child, signal: Signal) {
 /// Starts the upstream and performs the handshake.
 async fn start(up: &Arc<Upstream>, ctx: &SupervisorCtx) -> Result<Running, String> {
     let timeout = up.config.startup_timeout();
+    let values = resolve_secrets(up).await?;
     let (conn, child, watched_fd) = if let Some(command) = up.config.command.clone() {
         // Resolving may ask the login shell, which can take seconds: never on
         // the runtime thread, which serves every other upstream and the IDE.
@@ -416,10 +422,10 @@ async fn start(up: &Arc<Upstream>, ctx: &SupervisorCtx) -> Result<Running, Strin
         .await
         .map_err(|e| format!("the server \"{}\" cannot start: {e}", up.name))?
         .map_err(|e| format!("the server \"{}\" cannot start: {e}", up.name))?;
-        let (conn, child, fd) = spawn_stdio(up, ctx, &program)?;
+        let (conn, child, fd) = spawn_stdio(up, ctx, &program, &values)?;
         (conn, Some(child), fd)
     } else {
-        let (conn, input) = http::connect(up, ctx.max_message)?;
+        let (conn, input) = http::connect(up, ctx.max_message, &values)?;
         spawn_reader(up, ctx, &conn, BufReader::new(input));
         (conn, None, None)
     };
@@ -467,16 +473,86 @@ async fn start(up: &Arc<Upstream>, ctx: &SupervisorCtx) -> Result<Running, Strin
     }
 }
 
+/// The server's `env` (stdio) or `headers` (remote) values, with their
+/// `${secret:...}` references resolved from the keychain. The keychain is
+/// read here, at connect time, off the runtime thread; never per call.
+async fn resolve_secrets(up: &Arc<Upstream>) -> Result<BTreeMap<String, Secret>, String> {
+    use crate::secrets::refs::Template;
+    let values = if up.config.command.is_some() {
+        &up.config.env
+    } else {
+        &up.config.headers
+    };
+    let mut templates = Vec::with_capacity(values.len());
+    for (key, value) in values {
+        let t = Template::parse(value, &up.name)
+            .map_err(|e| format!("the server \"{}\" cannot start: {key}: {e}", up.name))?;
+        templates.push((key.clone(), t));
+    }
+    if !templates.iter().any(|(_, t)| t.has_refs()) {
+        return Ok(values
+            .iter()
+            .map(|(k, v)| (k.clone(), Secret::new(v.clone())))
+            .collect());
+    }
+    let name = up.name.clone();
+    let cannot = move |e: crate::error::UserError| match e.hint {
+        Some(hint) => format!("the server \"{name}\" cannot start: {} ({hint})", e.message),
+        None => format!("the server \"{name}\" cannot start: {}", e.message),
+    };
+    let Some(vault) = crate::secrets::vault() else {
+        return Err(cannot(crate::error::UserError::problem(
+            "its config references secrets, and this process has no keychain",
+        )));
+    };
+    let resolved = tokio::task::spawn_blocking(move || {
+        let mut used = Vec::new();
+        let mut out = BTreeMap::new();
+        for (key, t) in templates {
+            let value = t.resolve(|r| {
+                let secret = vault.lookup(r)?;
+                used.push(secret.clone());
+                Ok::<_, crate::error::UserError>(secret)
+            })?;
+            out.insert(key, value);
+        }
+        Ok::<_, crate::error::UserError>((out, used))
+    })
+    .await
+    .map_err(|e| format!("the server \"{}\" cannot start: {e}", up.name))?;
+    let (out, used) = resolved.map_err(cannot)?;
+    *up.secret_values.lock().expect("lock") = used;
+    Ok(out)
+}
+
+/// Blanks the secrets an upstream was given out of a line it printed.
+fn redact(up: &Upstream, line: &str) -> String {
+    let secrets = up.secret_values.lock().expect("lock");
+    let mut line = line.to_string();
+    for s in secrets.iter().filter(|s| s.expose().len() >= 4) {
+        if line.contains(s.expose()) {
+            line = line.replace(s.expose(), "<redacted>");
+        }
+    }
+    line
+}
+
 fn spawn_stdio(
     up: &Arc<Upstream>,
     ctx: &SupervisorCtx,
     program: &std::path::Path,
+    env: &BTreeMap<String, Secret>,
 ) -> Result<(Arc<Connection>, Child, Option<i32>), String> {
     let cfg = &up.config;
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(&cfg.args)
         .env_clear()
-        .envs(command::environment(program, &cfg.inherit_env, &cfg.env))
+        .envs(command::environment(
+            program,
+            &cfg.inherit_env,
+            &BTreeMap::new(),
+        ))
+        .envs(env.iter().map(|(k, v)| (k, v.expose())))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -524,6 +600,7 @@ fn spawn_stdio(
         let mut lines = BufReader::new(stderr).lines();
         while let Ok(Some(line)) = lines.next_line().await {
             let Some(up) = weak.upgrade() else { break };
+            let line = redact(&up, &line);
             tracing::debug!(server = %up.name, "stderr: {}", line.escape_debug());
             let mut tail = up.stderr_tail.lock().expect("lock");
             if tail.len() == STDERR_TAIL {

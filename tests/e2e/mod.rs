@@ -10,4 +10,5 @@ mod node;
 mod progress;
 mod protocol;
 mod relay;
+mod secrets;
 mod tools;

@@ -304,6 +304,48 @@ impl Home {
     pub fn run_toolgate(&self, args: &[&str]) -> Finished {
         run_bounded(self.toolgate(args), CLIENT_TIMEOUT)
     }
+
+    /// Runs a toolgate command with `input` on its stdin.
+    pub fn run_toolgate_input(&self, args: &[&str], input: &str) -> Finished {
+        run_bounded_input(self.toolgate(args), CLIENT_TIMEOUT, Some(input.as_bytes()))
+    }
+
+    /// Every file under this home, as (path, bytes): what toolgate wrote.
+    pub fn all_files(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        fn walk(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if let Ok(bytes) = std::fs::read(&p) {
+                    out.push((p, bytes));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self.path(), &mut out);
+        out
+    }
+
+    /// Fails the test if `needle` appears in any file under this home.
+    pub fn assert_nowhere(&self, needle: &str) {
+        let files = self.all_files();
+        assert!(
+            !files.is_empty(),
+            "no files under {}",
+            self.path().display()
+        );
+        for (path, bytes) in files {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{} holds the canary {needle:?}",
+                path.display()
+            );
+        }
+    }
 }
 
 /// How a process ended, and what it wrote.
@@ -328,14 +370,32 @@ impl Finished {
 }
 
 /// Runs a command to its end, killing it (and failing) after `limit`.
-pub fn run_bounded(mut cmd: Command, limit: Duration) -> Finished {
+pub fn run_bounded(cmd: Command, limit: Duration) -> Finished {
+    run_bounded_input(cmd, limit, None)
+}
+
+/// As [`run_bounded`], writing `input` to the command's stdin (then closing
+/// it).
+pub fn run_bounded_input(mut cmd: Command, limit: Duration, input: Option<&[u8]>) -> Finished {
     let began = Instant::now();
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let mut child = cmd
         .spawn()
         .unwrap_or_else(|e| panic!("could not run {cmd:?}: {e}"));
+    if let Some(input) = input {
+        let mut stdin = child.stdin.take().expect("stdin was piped");
+        let input = input.to_vec();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(&input);
+        });
+    }
     let pid = child.id() as i32;
     let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
     let err_reader = std::thread::spawn(move || {

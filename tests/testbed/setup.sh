@@ -32,6 +32,8 @@ installed_ok() {
     [[ "$(cat "$stamp_file")" == "$(want_stamp)" ]] || return 1
     [[ -x "$tb/npm/node_modules/.bin/node" && -x "$tb/venv/bin/python" && -x "$tb/venv/bin/mcp-server-time" ]] || return 1
     [[ -e "$tb/npm/node_modules/.bin/mcp-server-everything" && -e "$tb/npm/node_modules/.bin/conformance" ]] || return 1
+    command -v gnome-keyring-daemon >/dev/null 2>&1 && command -v dbus-run-session >/dev/null 2>&1 || return 1
+    command -v secret-tool >/dev/null 2>&1 || return 1
 }
 
 if installed_ok; then
@@ -94,6 +96,13 @@ if ! command -v ip >/dev/null 2>&1 || ! command -v ss >/dev/null 2>&1; then
 fi
 if ! command -v unshare >/dev/null 2>&1; then
     apt_install util-linux
+fi
+# The real OS keychain for the secrets and OAuth tests: gnome-keyring's
+# Secret Service on a private D-Bus session (tests/run.sh starts both), and
+# keyctl for the kernel keyutils store.
+if ! command -v gnome-keyring-daemon >/dev/null 2>&1 || ! command -v dbus-run-session >/dev/null 2>&1 ||
+    ! command -v secret-tool >/dev/null 2>&1; then
+    apt_install gnome-keyring dbus libsecret-tools
 fi
 
 python="${TOOLGATE_TESTBED_PYTHON:-}"
