@@ -49,6 +49,51 @@ pub enum Command {
     /// config.toml as ${secret:NAME}.
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Log in to a remote server (OAuth): opens the browser once; the tokens
+    /// go to the keychain.
+    Login(LoginArgs),
+    /// Forget a server's tokens, revoking them where the server supports it.
+    Logout(LogoutArgs),
+    /// OAuth logins: status per server.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  toolgate login github\n  toolgate login github --no-browser   # print the URL only\n  toolgate login github --scope repo"
+)]
+pub struct LoginArgs {
+    /// The remote server, as named in config.toml.
+    pub name: String,
+    /// Print the login URL instead of opening a browser.
+    #[arg(long)]
+    pub no_browser: bool,
+    /// A further scope to ask for (repeatable), beyond what the server asks.
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    /// How long to wait for the browser round trip, such as 5m.
+    #[arg(long, default_value = "5m")]
+    pub timeout: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// The remote server, as named in config.toml.
+    pub name: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Per server: logged in?, issuer, scopes, expiry. Never a token.
+    Status(AuthStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuthStatusArgs {
+    /// Print JSON (a documented shape with a "version" field).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -43,6 +43,34 @@ const MIGRATIONS: &[&str] = &[
         updated_at TEXT NOT NULL,
         PRIMARY KEY (scope, name)
      );",
+    // 3: OAuth. Per server, where its tokens are (the keychain account) and
+    // what `toolgate auth status` shows; never a token. Registered clients
+    // per issuer and redirect URI (a client secret, if any, is in the
+    // keychain too).
+    "CREATE TABLE oauth_logins (
+        server TEXT PRIMARY KEY,
+        issuer TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        account TEXT NOT NULL,
+        scope TEXT,
+        expires_at INTEGER,
+        refreshable INTEGER NOT NULL,
+        token_endpoint TEXT NOT NULL,
+        revocation_endpoint TEXT,
+        auth_method TEXT NOT NULL,
+        client_secret_account TEXT,
+        updated_at TEXT NOT NULL
+     );
+     CREATE TABLE oauth_clients (
+        issuer TEXT NOT NULL,
+        redirect_uri TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        auth_method TEXT NOT NULL,
+        client_secret_account TEXT,
+        registered_at TEXT NOT NULL,
+        PRIMARY KEY (issuer, redirect_uri)
+     );",
 ];
 
 /// An upstream's state as a `serve` process last recorded it.
@@ -180,6 +208,130 @@ impl Store {
                 },
             )
             .optional()?)
+    }
+}
+
+/// Where a server's OAuth tokens are, and what they allow (no token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthLogin {
+    pub server: String,
+    pub issuer: String,
+    pub resource: String,
+    pub client_id: String,
+    /// The keychain account of the token set.
+    pub account: String,
+    pub scope: Option<String>,
+    /// Unix seconds.
+    pub expires_at: Option<i64>,
+    pub refreshable: bool,
+    pub token_endpoint: String,
+    pub revocation_endpoint: Option<String>,
+    /// `none`, `client_secret_basic` or `client_secret_post`.
+    pub auth_method: String,
+    pub client_secret_account: Option<String>,
+    pub updated_at: String,
+}
+
+/// A client registered with an authorization server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthClient {
+    pub client_id: String,
+    pub auth_method: String,
+    pub client_secret_account: Option<String>,
+}
+
+impl Store {
+    pub fn save_login(&self, l: &OAuthLogin) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO oauth_logins (server, issuer, resource, client_id, account, scope, expires_at,
+                refreshable, token_endpoint, revocation_endpoint, auth_method, client_secret_account, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+             ON CONFLICT(server) DO UPDATE SET issuer = ?2, resource = ?3, client_id = ?4, account = ?5,
+                scope = ?6, expires_at = ?7, refreshable = ?8, token_endpoint = ?9,
+                revocation_endpoint = ?10, auth_method = ?11, client_secret_account = ?12,
+                updated_at = excluded.updated_at",
+            rusqlite::params![
+                l.server,
+                l.issuer,
+                l.resource,
+                l.client_id,
+                l.account,
+                l.scope,
+                l.expires_at,
+                l.refreshable,
+                l.token_endpoint,
+                l.revocation_endpoint,
+                l.auth_method,
+                l.client_secret_account
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn login(&self, server: &str) -> Result<Option<OAuthLogin>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT server, issuer, resource, client_id, account, scope, expires_at, refreshable,
+                    token_endpoint, revocation_endpoint, auth_method, client_secret_account, updated_at
+                 FROM oauth_logins WHERE server = ?1",
+                [server],
+                |r| {
+                    Ok(OAuthLogin {
+                        server: r.get(0)?,
+                        issuer: r.get(1)?,
+                        resource: r.get(2)?,
+                        client_id: r.get(3)?,
+                        account: r.get(4)?,
+                        scope: r.get(5)?,
+                        expires_at: r.get(6)?,
+                        refreshable: r.get(7)?,
+                        token_endpoint: r.get(8)?,
+                        revocation_endpoint: r.get(9)?,
+                        auth_method: r.get(10)?,
+                        client_secret_account: r.get(11)?,
+                        updated_at: r.get(12)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    pub fn forget_login(&self, server: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM oauth_logins WHERE server = ?1", [server])?
+            > 0)
+    }
+
+    pub fn save_client(&self, issuer: &str, redirect_uri: &str, c: &OAuthClient) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO oauth_clients (issuer, redirect_uri, client_id, auth_method, client_secret_account, registered_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+             ON CONFLICT(issuer, redirect_uri) DO UPDATE SET client_id = ?3, auth_method = ?4,
+                client_secret_account = ?5, registered_at = excluded.registered_at",
+            rusqlite::params![issuer, redirect_uri, c.client_id, c.auth_method, c.client_secret_account],
+        )?;
+        Ok(())
+    }
+
+    /// Registered clients of an issuer: (redirect URI, client).
+    pub fn clients(&self, issuer: &str) -> Result<Vec<(String, OAuthClient)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT redirect_uri, client_id, auth_method, client_secret_account FROM oauth_clients
+             WHERE issuer = ?1 ORDER BY registered_at DESC",
+        )?;
+        let rows = stmt.query_map([issuer], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                OAuthClient {
+                    client_id: r.get(1)?,
+                    auth_method: r.get(2)?,
+                    client_secret_account: r.get(3)?,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }
 

@@ -12,6 +12,7 @@ use crate::upstream::{CallError, describe_call_error};
 pub fn run(paths: &Paths, args: CallArgs) -> Result<u8> {
     let _guard = crate::logging::init(paths, false, "warn");
     let config = super::load(paths)?.config;
+    crate::auth::set_interactive(true);
     let arguments: Value = serde_json::from_str(&args.args).map_err(|e| {
         UserError::new(format!("--args is not valid JSON: {e}"))
             .hint("pass an object, such as --args '{\"timezone\":\"UTC\"}'")

@@ -1,6 +1,7 @@
 //! One file per subcommand, each with `run`.
 
 pub mod add;
+pub mod auth;
 pub mod call;
 pub mod remove;
 pub mod secret;
@@ -24,6 +25,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Tools(args) => tools::run(&paths, args),
         Command::Call(args) => call::run(&paths, args),
         Command::Secret(cmd) => secret::run(&paths, cmd),
+        Command::Login(args) => auth::login(&paths, args),
+        Command::Logout(args) => auth::logout(&paths, args),
+        Command::Auth(crate::cli::AuthCommand::Status(args)) => auth::status(&paths, args),
     }
 }
 

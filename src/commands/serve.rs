@@ -23,6 +23,7 @@ pub fn run(paths: &Paths, args: ServeArgs) -> Result<u8> {
     }
     let _guard = crate::logging::init(paths, true, "info");
     let loaded = super::load(paths)?;
+    crate::auth::set_interactive(true);
     match &loaded.source {
         Source::File(path) => {
             tracing::info!(config = %path.display(), servers = loaded.config.servers.len(), "toolgate {} serving", env!("CARGO_PKG_VERSION"))

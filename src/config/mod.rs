@@ -147,6 +147,33 @@ pub struct ServerConfig {
     /// Prefix of exposed tool and prompt names: `PREFIX__tool`. Default: the
     /// server's name. `""` exposes names unprefixed.
     pub prefix: Option<String>,
+    /// Remote upstream: OAuth settings (all optional: toolgate discovers the
+    /// authorization server and registers itself where it can).
+    pub oauth: Option<OAuthConfig>,
+}
+
+/// `[servers.NAME.oauth]`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthConfig {
+    /// A client id registered with the authorization server beforehand
+    /// (used instead of dynamic registration).
+    pub client_id: Option<String>,
+    /// Its secret, as a `${secret:NAME}` reference (never a literal).
+    pub client_secret: Option<String>,
+    /// Scopes to ask for, beyond those the server's challenge names.
+    pub scopes: Option<Vec<String>>,
+    /// The URL of a client ID metadata document the organisation publishes
+    /// for toolgate; used as the client id where the authorization server
+    /// supports such documents.
+    pub client_metadata_url: Option<String>,
+    /// The loopback redirect URI, such as `http://127.0.0.1:33418/callback`,
+    /// for a pre-registered client whose server requires a fixed port
+    /// (default: a free port on 127.0.0.1).
+    pub redirect_uri: Option<String>,
+    /// Whether `serve` may open the browser by itself when a login is needed
+    /// (default true). When false, a call says `run: toolgate login NAME`.
+    pub auto_login: Option<bool>,
 }
 
 /// How to reach a remote upstream.
@@ -295,6 +322,9 @@ impl Config {
                 }
             }
             check_secrets(name, server)?;
+            if let Some(oauth) = &server.oauth {
+                check_oauth(name, server, oauth)?;
+            }
             if let Some(prefix) = &server.prefix
                 && !prefix.is_empty()
                 && !valid_server_name(prefix)
@@ -388,6 +418,59 @@ fn check_secrets(name: &str, server: &ServerConfig) -> std::result::Result<(), U
                 "servers.{name}.args[{i}] holds what looks like a token, and config.toml must not hold secrets"
             ))
             .hint("pass it through env instead: env = { VAR = \"${secret:VAR}\" } after `toolgate secret set`, if the server reads it from its environment"));
+        }
+    }
+    Ok(())
+}
+
+fn check_oauth(
+    name: &str,
+    server: &ServerConfig,
+    oauth: &OAuthConfig,
+) -> std::result::Result<(), UserError> {
+    use crate::secrets::refs::Template;
+    let at = format!("servers.{name}.oauth");
+    if server.url.is_none() {
+        return Err(UserError::new(format!(
+            "{at} is set, but OAuth applies to remote servers (url) only"
+        )));
+    }
+    if let Some(secret) = &oauth.client_secret {
+        let t = Template::parse(secret, name)
+            .map_err(|e| UserError::new(format!("{at}.client_secret: {e}")))?;
+        if !t.has_refs() || !t.literal_text().is_empty() {
+            return Err(UserError::new(format!(
+                "{at}.client_secret must be a ${{secret:NAME}} reference, not the secret itself"
+            ))
+            .hint(format!(
+                "run `printf %s \"$CLIENT_SECRET\" | toolgate secret set {name} OAUTH_CLIENT_SECRET`, then write client_secret = \"${{secret:OAUTH_CLIENT_SECRET}}\""
+            )));
+        }
+        if oauth.client_id.is_none() {
+            return Err(UserError::new(format!(
+                "{at}.client_secret is set without client_id"
+            )));
+        }
+    }
+    if let Some(u) = &oauth.client_metadata_url
+        && !u.starts_with("https://")
+    {
+        return Err(UserError::new(format!(
+            "{at}.client_metadata_url must be an https:// URL"
+        )));
+    }
+    if let Some(r) = &oauth.redirect_uri {
+        let ok = reqwest::Url::parse(r).is_ok_and(|u| {
+            u.scheme() == "http"
+                && matches!(
+                    u.host_str(),
+                    Some("127.0.0.1") | Some("[::1]") | Some("localhost")
+                )
+        });
+        if !ok {
+            return Err(UserError::new(format!(
+                "{at}.redirect_uri must be a loopback http URL such as http://127.0.0.1:33418/callback"
+            )));
         }
     }
     Ok(())

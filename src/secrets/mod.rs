@@ -76,6 +76,18 @@ impl fmt::Display for Secret {
     }
 }
 
+impl serde::Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Secret)
+    }
+}
+
 impl Drop for Secret {
     fn drop(&mut self) {
         zeroize::Zeroize::zeroize(&mut self.0);
@@ -486,6 +498,11 @@ impl Vault {
             settings,
             keychain: OnceLock::new(),
         }
+    }
+
+    /// The paths this vault belongs to.
+    pub fn paths(&self) -> &Paths {
+        &self.paths
     }
 
     /// The keychain, opened once (blocking).

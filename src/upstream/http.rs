@@ -69,6 +69,7 @@ pub(crate) fn connect(
     up: &Arc<Upstream>,
     max_message: usize,
     header_values: &BTreeMap<String, Secret>,
+    auth: Option<Arc<crate::auth::ServerAuth>>,
 ) -> Result<(Arc<Connection>, DuplexStream), String> {
     let url_text = up.config.url.as_deref().unwrap_or_default();
     let url = Url::parse(url_text).map_err(|e| {
@@ -106,6 +107,8 @@ pub(crate) fn connect(
         protocol: Mutex::new(None),
         out: Arc::new(Outbound::new(Box::pin(bridge_out))),
         max_message,
+        auth,
+        login_wait: up.config.startup_timeout().min(Duration::from_secs(30)),
     });
     let mode = up.config.transport.unwrap_or(RemoteTransport::Auto);
     tokio::spawn(bridge.run(bridge_in, mode));
@@ -121,6 +124,11 @@ struct Bridge {
     /// Lines towards the connection's reader.
     out: Arc<Outbound>,
     max_message: usize,
+    /// OAuth: the token to attach, and what to do on a 401 or 403. Absent
+    /// when the config sets its own `Authorization` header.
+    auth: Option<Arc<crate::auth::ServerAuth>>,
+    /// How long a request waits for a login the 401 started.
+    login_wait: Duration,
 }
 
 /// What the bridge needs to know of a line it forwards.
@@ -245,18 +253,96 @@ impl Bridge {
         if let Some(v) = self.protocol.lock().expect("protocol lock").clone() {
             req = req.header(VERSION_HEADER, v);
         }
+        if let Some(h) = self.auth.as_ref().and_then(|a| a.header()) {
+            req = req.header(reqwest::header::AUTHORIZATION, h);
+        }
         req
     }
 
-    /// POSTs one message and relays what comes back.
+    /// The `Bearer` challenge of a 401 or 403 answer.
+    fn challenge(resp: &reqwest::Response) -> crate::auth::discovery::Challenge {
+        let values: Vec<&str> = resp
+            .headers()
+            .get_all(reqwest::header::WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        crate::auth::discovery::Challenge::parse(values)
+    }
+
+    /// Answers a request that authorization stopped: a `tools/call` gets a
+    /// tool result with `isError` (the agent reads it), anything else a
+    /// JSON-RPC error.
+    async fn fail_auth(&self, info: &LineInfo, message: &str) {
+        let Some(id) = &info.request_id else {
+            tracing::warn!(server = %self.server, "{message}");
+            return;
+        };
+        let Ok(id) = serde_json::from_str::<Box<serde_json::value::RawValue>>(id) else {
+            return;
+        };
+        if info.method.as_deref() == Some("tools/call") {
+            let result = serde_json::json!({
+                "content": [{"type": "text", "text": message}],
+                "isError": true,
+                "_meta": {"dev.toolgate/error": {"kind": "auth_required", "server": self.server}},
+            });
+            let line = format!(
+                "{{\"jsonrpc\":\"2.0\",\"id\":{},\"result\":{}}}\n",
+                id.get(),
+                result
+            );
+            let _ = self.out.send(line.as_bytes()).await;
+        } else {
+            let line = jsonrpc::error(Some(&id), code::UPSTREAM_UNAVAILABLE, message, None);
+            let _ = self.out.send(&line).await;
+        }
+    }
+
+    /// POSTs one message and relays what comes back. A 401 or 403 gets one
+    /// retry after a refresh or login; never more.
     async fn post(&self, body: &[u8], info: &LineInfo) -> Outcome {
-        let sent = self
-            .request(reqwest::Method::POST, &self.url)
-            .header(ACCEPT, "application/json, text/event-stream")
-            .header(CONTENT_TYPE, "application/json")
-            .body(body.to_vec())
-            .send()
-            .await;
+        if let Some(auth) = &self.auth {
+            auth.before_request().await;
+        }
+        let mut retried = false;
+        let sent = loop {
+            let sent = self
+                .request(reqwest::Method::POST, &self.url)
+                .header(ACCEPT, "application/json, text/event-stream")
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.to_vec())
+                .send()
+                .await;
+            let Some(auth) = &self.auth else { break sent };
+            let status = match &sent {
+                Ok(r) => r.status(),
+                Err(_) => break sent,
+            };
+            if status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN {
+                break sent;
+            }
+            let resp = sent.expect("checked above");
+            let challenge = Self::challenge(&resp);
+            if status == StatusCode::FORBIDDEN && !challenge.insufficient_scope() {
+                break Ok(resp);
+            }
+            if retried {
+                let msg = format!(
+                    "the server \"{}\" still refused the request after a new token (HTTP {status}); run: toolgate login {}",
+                    self.server, self.server
+                );
+                self.fail_auth(info, &msg).await;
+                return Outcome::Done;
+            }
+            match auth.recover(challenge, self.login_wait).await {
+                crate::auth::Recovery::Retry => retried = true,
+                crate::auth::Recovery::Fail(msg) => {
+                    self.fail_auth(info, &msg).await;
+                    return Outcome::Done;
+                }
+            }
+        };
         let resp = match sent {
             Ok(r) => r,
             Err(e) => {
@@ -434,7 +520,9 @@ impl Bridge {
                 .send()
                 .await;
             match resp {
-                Ok(r) if r.status() == StatusCode::METHOD_NOT_ALLOWED => return,
+                // No stream offered (405; 404 from some servers), or it
+                // needs authorization the requests have not given it.
+                Ok(r) if matches!(r.status().as_u16(), 401 | 403 | 404 | 405) => return,
                 Ok(r) if r.status().is_success() => {
                     failures = 0;
                     self.consume(r, None, false).await;
@@ -580,7 +668,7 @@ impl Bridge {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

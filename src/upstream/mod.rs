@@ -60,6 +60,9 @@ pub enum State {
     },
     /// Gave up after repeated failures.
     Failed(String),
+    /// A remote server that needs a login (OAuth) before it can be used:
+    /// waits for one (this process's browser login, or `toolgate login`).
+    NeedsLogin(String),
     Disabled,
     Stopped,
 }
@@ -72,6 +75,7 @@ impl State {
             State::Ready => "ready",
             State::Restarting { .. } => "restarting",
             State::Failed(_) => "failed",
+            State::NeedsLogin(_) => "needs_login",
             State::Disabled => "disabled",
             State::Stopped => "stopped",
         }
@@ -122,6 +126,8 @@ pub struct Upstream {
     live: RwLock<Option<Live>>,
     tools: RwLock<Arc<Vec<ToolDef>>>,
     stderr_tail: Mutex<VecDeque<String>>,
+    /// OAuth state of a remote upstream (made on first connect).
+    auth: std::sync::OnceLock<Option<Arc<crate::auth::ServerAuth>>>,
     /// Secret values this upstream was given: blanked out of its stderr
     /// before toolgate logs or shows it.
     secret_values: Mutex<Vec<Secret>>,
@@ -152,12 +158,40 @@ impl Upstream {
             tools: RwLock::new(Arc::new(Vec::new())),
             stderr_tail: Mutex::new(VecDeque::new()),
             secret_values: Mutex::new(Vec::new()),
+            auth: std::sync::OnceLock::new(),
             started: Mutex::new(None),
         })
     }
 
     pub fn state(&self) -> State {
         self.state.borrow().clone()
+    }
+
+    /// The OAuth side of a remote upstream, unless its config sends its own
+    /// `Authorization` header or the process has no keychain set up.
+    pub fn auth(&self) -> Option<Arc<crate::auth::ServerAuth>> {
+        self.auth
+            .get_or_init(|| {
+                let url = reqwest::Url::parse(self.config.url.as_deref()?).ok()?;
+                if self
+                    .config
+                    .headers
+                    .keys()
+                    .any(|k| k.eq_ignore_ascii_case("authorization"))
+                {
+                    return None;
+                }
+                let vault = crate::secrets::vault()?;
+                Some(Arc::new(crate::auth::ServerAuth::new(
+                    self.name.clone(),
+                    url,
+                    self.config.oauth.clone(),
+                    vault.paths().clone(),
+                    vault,
+                    crate::auth::interactive(),
+                )))
+            })
+            .clone()
     }
 
     /// Marks an upstream about to be started as starting.
@@ -206,6 +240,7 @@ impl Upstream {
                 "the server \"{}\" failed to start {MAX_ATTEMPTS} times and was given up: {error}",
                 self.name
             ),
+            State::NeedsLogin(why) => why,
             State::Disabled => format!("the server \"{}\" is disabled in config.toml", self.name),
             State::Stopped => format!("the server \"{}\" was stopped", self.name),
         }
@@ -282,6 +317,18 @@ pub(crate) async fn supervise(up: Arc<Upstream>, ctx: SupervisorCtx) {
                 }
             }
             Err(error) => {
+                if let Some(auth) = up.auth()
+                    && let Some(why) = auth.needs_login()
+                {
+                    // Not a failure of the server: wait for a login, then
+                    // connect again at once (no attempt counted).
+                    up.state.send_replace(State::NeedsLogin(why));
+                    (ctx.tools_changed)(up.index);
+                    if !wait_for_login(&up, &auth, &mut shutdown).await {
+                        break;
+                    }
+                    continue;
+                }
                 crate::events::emit(crate::events::Event::ServerFailed {
                     server: &up.name,
                     error: &error,
@@ -294,6 +341,38 @@ pub(crate) async fn supervise(up: Arc<Upstream>, ctx: SupervisorCtx) {
         }
     }
     up.state.send_replace(State::Stopped);
+}
+
+/// Waits until new tokens are adopted by this process, or another process
+/// (`toolgate login`, another `serve`) records a login; false on shutdown.
+async fn wait_for_login(
+    up: &Arc<Upstream>,
+    auth: &Arc<crate::auth::ServerAuth>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> bool {
+    let mut changed = auth.subscribe();
+    changed.borrow_and_update();
+    let name = up.name.to_string();
+    let stamp = move || {
+        let vault = crate::secrets::vault()?;
+        let store = crate::store::Store::open(&vault.paths().db_file()).ok()?;
+        store.login(&name).ok().flatten().map(|l| l.updated_at)
+    };
+    let s = stamp.clone();
+    let before = tokio::task::spawn_blocking(s).await.ok().flatten();
+    loop {
+        tokio::select! {
+            _ = changed.changed() => return true,
+            () = stopped(shutdown) => return false,
+            () = tokio::time::sleep(Duration::from_secs(2)) => {
+                let s = stamp.clone();
+                let now = tokio::task::spawn_blocking(s).await.ok().flatten();
+                if now.is_some() && now != before {
+                    return true;
+                }
+            }
+        }
+    }
 }
 
 async fn stopped(rx: &mut watch::Receiver<bool>) {
@@ -425,7 +504,11 @@ async fn start(up: &Arc<Upstream>, ctx: &SupervisorCtx) -> Result<Running, Strin
         let (conn, child, fd) = spawn_stdio(up, ctx, &program, &values)?;
         (conn, Some(child), fd)
     } else {
-        let (conn, input) = http::connect(up, ctx.max_message, &values)?;
+        let auth = up.auth();
+        if let Some(auth) = &auth {
+            auth.load().await;
+        }
+        let (conn, input) = http::connect(up, ctx.max_message, &values, auth)?;
         spawn_reader(up, ctx, &conn, BufReader::new(input));
         (conn, None, None)
     };

@@ -7,6 +7,7 @@ mod lifecycle;
 mod listen;
 mod lists;
 mod node;
+mod oauth;
 mod progress;
 mod protocol;
 mod relay;

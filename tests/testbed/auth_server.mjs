@@ -63,6 +63,30 @@
 //     redirects back, so `curl -s -L -c jar -b jar -o /dev/null "$AUTH_URL"`
 //     ends at the client's redirect URI with code, state and iss.
 //   - DPoP and pushed authorization requests are off (plain Bearer only).
+//   Quirks a client meets here (all real oidc-provider behaviour):
+//   - /token and /revoke take application/x-www-form-urlencoded only (JSON is
+//     invalid_request). A public client (token_endpoint_auth_method "none")
+//     sends client_id in the body and no Authorization header.
+//   - The code exchange needs the exact redirect_uri of the authorization
+//     request (same port); omitting it means the registered one.
+//   - `resource` must be on the authorization request; a resource first
+//     named at the token endpoint is invalid_target.
+//   - A refresh that fails after the token was looked up (e.g. a wrong
+//     `resource`: invalid_target) has already consumed the refresh token; a
+//     retry with it counts as reuse and revokes the grant.
+//   - A refresh can narrow `scope` but not widen it (invalid_scope): step-up
+//     needs a new authorization request.
+//   - offline_access is dropped unless the client has the refresh_token grant,
+//     and when `prompt` is present without `consent`. It never shows in the
+//     token response's scope (only mcp:* scopes of the resource do).
+//   - Native clients always get the consent step (done automatically here);
+//     prompt=none therefore fails with interaction_required.
+//   - JWT access tokens cannot be revoked at /revoke (400
+//     unsupported_token_type, allowed by RFC 7009); revoking the refresh
+//     token revokes the grant, and the MCP server then rejects the grant's
+//     access tokens too. Unknown tokens: 200.
+//   - invalid_grant's error_description is always "grant request is
+//     invalid"; the reason is on this process's stderr.
 //
 // MCP server (@modelcontextprotocol/sdk, streamable HTTP, stateless, JSON
 // responses; GET and DELETE /mcp answer 405 once authorized):
@@ -262,7 +286,6 @@ const provider = new Provider(ISSUER, {
 });
 
 provider.on('access_token.issued', (token) => { accessTokens.set(token.jti, token.grantId); });
-provider.on('access_token.saved', (token) => { accessTokens.set(token.jti, token.grantId); });
 provider.on('refresh_token.saved', (token) => { refreshTokens.add(token.jti); });
 provider.on('grant.saved', (grant) => { grants.add(grant.jti); });
 provider.on('grant.revoked', (_ctx, grantId) => { revokedGrants.add(grantId); log('grant revoked', grantId); });
