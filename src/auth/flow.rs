@@ -128,18 +128,41 @@ pub async fn register(
     }
     let r: Registered = serde_json::from_slice(&bytes)
         .map_err(|e| format!("the registration answer is invalid: {e}"))?;
-    let auth_method = r.token_endpoint_auth_method.unwrap_or_else(|| {
-        if r.client_secret.is_some() {
-            "client_secret_basic".into()
-        } else {
-            "none".into()
-        }
-    });
+    let auth_method = choose_auth_method(
+        r.token_endpoint_auth_method.as_deref(),
+        r.client_secret.is_some(),
+        meta.token_endpoint_auth_methods_supported.as_deref(),
+    );
     Ok(ClientIdentity {
         client_id: r.client_id,
         client_secret: r.client_secret,
         auth_method,
     })
+}
+
+/// How to authenticate at the token endpoint: the method the registration
+/// answered, if the server lists it; else, with a secret, Basic then POST,
+/// else none, among those the server lists.
+pub fn choose_auth_method(
+    registered: Option<&str>,
+    has_secret: bool,
+    supported: Option<&[String]>,
+) -> String {
+    let listed = |m: &str| supported.is_none_or(|s| s.iter().any(|x| x == m));
+    if let Some(m) = registered
+        && listed(m)
+        && (m == "none" || has_secret)
+    {
+        return m.to_string();
+    }
+    if has_secret {
+        for m in ["client_secret_basic", "client_secret_post"] {
+            if listed(m) {
+                return m.to_string();
+            }
+        }
+    }
+    "none".to_string()
 }
 
 fn describe_error(bytes: &[u8]) -> String {
@@ -617,6 +640,23 @@ mod tests {
             pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
+    }
+
+    #[test]
+    fn auth_methods() {
+        let none = vec!["none".to_string()];
+        let basic = vec!["client_secret_basic".to_string()];
+        assert_eq!(choose_auth_method(None, true, Some(&none)), "none");
+        assert_eq!(
+            choose_auth_method(Some("client_secret_post"), true, None),
+            "client_secret_post"
+        );
+        assert_eq!(
+            choose_auth_method(None, true, Some(&basic)),
+            "client_secret_basic"
+        );
+        assert_eq!(choose_auth_method(None, false, None), "none");
+        assert_eq!(choose_auth_method(None, true, None), "client_secret_basic");
     }
 
     #[test]

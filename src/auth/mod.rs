@@ -418,25 +418,16 @@ async fn client_for(
                 }
                 None => None,
             };
-            let methods = d
-                .server
-                .token_endpoint_auth_methods_supported
-                .clone()
-                .unwrap_or_default();
-            let auth_method = match &secret {
-                None => "none",
-                Some(_)
-                    if methods.iter().any(|m| m == "client_secret_basic") || methods.is_empty() =>
-                {
-                    "client_secret_basic"
-                }
-                Some(_) => "client_secret_post",
-            };
+            let auth_method = flow::choose_auth_method(
+                None,
+                secret.is_some(),
+                d.server.token_endpoint_auth_methods_supported.as_deref(),
+            );
             return Ok((
                 ClientIdentity {
                     client_id: id.clone(),
                     client_secret: secret,
-                    auth_method: auth_method.into(),
+                    auth_method,
                 },
                 None,
             ));
@@ -590,6 +581,8 @@ pub struct ServerAuth {
     needs_login: Mutex<Option<String>>,
     /// Bumped whenever new tokens are adopted.
     changed: watch::Sender<u64>,
+    /// Bumped whenever a login of this process ends, however it ended.
+    logins_ended: watch::Sender<u64>,
     /// Whether this process may open a browser by itself.
     interactive: bool,
     login_running: Mutex<bool>,
@@ -631,6 +624,7 @@ impl ServerAuth {
             recovering: tokio::sync::Mutex::new(()),
             needs_login: Mutex::new(None),
             changed: watch::Sender::new(0),
+            logins_ended: watch::Sender::new(0),
             interactive,
             login_running: Mutex::new(false),
         }
@@ -825,11 +819,12 @@ impl ServerAuth {
             *self.needs_login.lock().expect("auth lock") = Some(msg.clone());
             return Recovery::Fail(msg);
         }
-        let mut rx = self.subscribe();
-        let seen = *rx.borrow_and_update();
+        let adopted = *self.changed.borrow();
+        let mut ended = self.logins_ended.subscribe();
+        let seen = *ended.borrow_and_update();
         self.start_login(challenge, failed.as_ref().and_then(|t| t.scope.clone()));
-        let done = tokio::time::timeout(wait, rx.wait_for(|n| *n != seen)).await;
-        if matches!(done, Ok(Ok(_))) {
+        let _ = tokio::time::timeout(wait, ended.wait_for(|n| *n != seen)).await;
+        if *self.changed.borrow() != adopted {
             return Recovery::Retry;
         }
         let msg = self.needs_login().unwrap_or_else(|| {
@@ -868,6 +863,7 @@ impl ServerAuth {
                     ));
                 }
             }
+            me.logins_ended.send_modify(|n| *n += 1);
         });
     }
 

@@ -65,10 +65,15 @@ pub fn login(paths: &Paths, args: LoginArgs) -> Result<u8> {
     }
     // One login per server across processes: wait for a flow another
     // process runs, then use what it got if it is fresh.
-    let started = now_secs();
+    // (Compared by the token itself: a clock second is too coarse.)
+    let before = logins
+        .load(&args.name)
+        .ok()
+        .flatten()
+        .map(|(_, t)| t.access_token);
     let _lock = FlowLock::acquire(paths, &args.name).map_err(UserError::problem)?;
     if let Ok(Some((rec, tokens))) = logins.load(&args.name)
-        && tokens.obtained_at >= started
+        && before.as_ref() != Some(&tokens.access_token)
         && !tokens.expiring()
     {
         super::say(&format!(

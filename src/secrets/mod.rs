@@ -220,6 +220,11 @@ impl Keychain {
 
     /// Reads an entry; `None` when it does not exist.
     pub fn get(&self, account: &str) -> Result<Option<Secret>, UserError> {
+        // (Counted in the debug log: tests check that calls do not read.)
+        tracing::debug!(
+            kind = account.split(':').next().unwrap_or(""),
+            "keychain read"
+        );
         match &*self.backend {
             Backend::Native { store, label } => {
                 let entry = store

@@ -6,7 +6,9 @@
 //! toolgate as directly.
 //!
 //! Client side: the suite's non-auth client scenarios run with toolgate's
-//! upstream client under test (tests/conformance/client.py plays the IDE).
+//! upstream client under test (tests/conformance/client.py plays the IDE),
+//! and its auth scenarios with toolgate as the OAuth client
+//! (tests/conformance/auth_client.sh).
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -109,5 +111,50 @@ fn client_scenarios_pass_with_toolgates_upstream_client() {
             "client scenario {scenario}: {summary}\n{}",
             done.describe()
         );
+    }
+}
+
+/// The suite's OAuth client scenarios (`--suite auth`: discovery variants,
+/// client ID metadata documents, scope selection and step-up, the retry
+/// limit, token endpoint authentication, pre-registration) and the draft
+/// ones (resource mismatch, offline_access), with toolgate as the client
+/// (tests/conformance/auth_client.sh), its tokens in the real Secret
+/// Service. Every check must pass, with no warnings.
+#[test]
+fn auth_client_scenarios_pass() {
+    assert!(
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+        "the auth scenarios keep tokens in the Secret Service: run them through `bash tests/run.sh`"
+    );
+    let testbed = Testbed::load();
+    let script = repo().join("tests/conformance/auth_client.sh");
+    for suite in ["auth", "draft"] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = command(&testbed, testbed.get("TESTBED_CONFORMANCE"));
+        cmd.args([
+            "client",
+            "--command",
+            &format!("bash {}", script.display()),
+            "--suite",
+            suite,
+            "-o",
+        ])
+        .arg(dir.path());
+        let done = run_bounded(cmd, Duration::from_secs(240));
+        let mut scenarios = passed_by_scenario(&done.stdout);
+        scenarios.retain(|name, _| name.starts_with("auth/"));
+        let total = done
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("Total:"))
+            .unwrap_or("");
+        assert!(
+            done.status.success() && total.contains(" 0 failed, 0 warnings"),
+            "conformance --suite {suite}: {total}\n{}",
+            done.describe()
+        );
+        let want = if suite == "auth" { 14 } else { 3 };
+        assert_eq!(scenarios.len(), want, "{scenarios:?}\n{}", done.describe());
+        assert!(scenarios.values().all(|n| *n > 0), "{scenarios:?}");
     }
 }
