@@ -28,6 +28,9 @@
 //                          match the URL it was fetched for. A client must
 //                          refuse this AS. (Tokens and the `iss` authorization
 //                          response parameter keep the real issuer.)
+//   AUTH_OPEN=1            the MCP server accepts every request, with or
+//                          without a token, and ignores Authorization (for
+//                          benchmarks of what attaching a token costs)
 //   AUTH_DEFAULT_SCOPE=S   scope="S" in the 401 challenge (default "mcp:read");
 //                          set it empty to leave the scope parameter out
 //
@@ -152,6 +155,7 @@ const REFRESH_TTL = intEnv('AUTH_REFRESH_TTL', 86400);
 const NO_PKCE = process.env.AUTH_NO_PKCE === '1';
 const WRONG_ISSUER = process.env.AUTH_WRONG_ISSUER === '1';
 const DEFAULT_SCOPE = process.env.AUTH_DEFAULT_SCOPE ?? 'mcp:read';
+const OPEN = process.env.AUTH_OPEN === '1';
 const ACCOUNT = 'alice';
 const RESOURCE_SCOPES = ['mcp:read', 'mcp:write'];
 
@@ -198,6 +202,7 @@ const stats = {
     registrations: 0,
     revocations: 0,
     mcp_401: 0,
+    mcp_open_with_token: 0,
     mcp_403: 0,
     mcp_ok: 0,
 };
@@ -410,6 +415,13 @@ function callsAdminOp(body) {
 }
 
 async function bearerAuth(req, res, next) {
+    if (OPEN) {
+        // Benchmarks: the MCP server ignores Authorization altogether (it
+        // only counts the requests that carried one).
+        stats.mcp_ok += 1;
+        if (req.headers.authorization) stats.mcp_open_with_token += 1;
+        return next();
+    }
     const header = req.headers.authorization;
     if (!header) {
         return reject(res, 401, { resource_metadata: PRM_URL, scope: DEFAULT_SCOPE },
