@@ -474,6 +474,9 @@ pub struct Authorize<'a> {
     pub timeout: Duration,
     /// Where to say "open this URL" (stderr for the CLI, the log in serve).
     pub tell: &'a (dyn Fn(&str) + Sync),
+    /// Also given the URL itself (serve offers it to the IDE by URL
+    /// elicitation).
+    pub on_url: Option<&'a (dyn Fn(&str) + Sync)>,
 }
 
 /// Runs the authorization-code flow: the browser, the callback, the code
@@ -502,6 +505,9 @@ pub async fn authorize(a: Authorize<'_>) -> Result<TokenSet, String> {
         }
     }
     let url = url.to_string();
+    if let Some(on_url) = a.on_url {
+        on_url(&url);
+    }
     match a.browser {
         Browser::Open => {
             (a.tell)(&format!(

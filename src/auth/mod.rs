@@ -359,6 +359,8 @@ pub struct LoginRequest<'a> {
     pub browser: Browser,
     pub timeout: Duration,
     pub tell: &'a (dyn Fn(&str) + Sync),
+    /// Also given the authorization URL.
+    pub on_url: Option<&'a (dyn Fn(&str) + Sync)>,
 }
 
 /// Asks the server unauthenticated for its challenge (an `initialize` POST).
@@ -551,6 +553,7 @@ pub async fn login(
         browser: req.browser,
         timeout: req.timeout,
         tell: req.tell,
+        on_url: req.on_url,
     })
     .await?;
     logins.save(
@@ -586,7 +589,12 @@ pub struct ServerAuth {
     /// Whether this process may open a browser by itself.
     interactive: bool,
     login_running: Mutex<bool>,
+    /// Told each login URL (the proxy offers it to the IDE).
+    url_hook: Mutex<Option<UrlHook>>,
 }
+
+/// Receives the authorization URL of a login that `serve` starts.
+pub type UrlHook = Arc<dyn Fn(&str) + Send + Sync>;
 
 impl std::fmt::Debug for ServerAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -627,7 +635,13 @@ impl ServerAuth {
             logins_ended: watch::Sender::new(0),
             interactive,
             login_running: Mutex::new(false),
+            url_hook: Mutex::new(None),
         }
+    }
+
+    /// Sets what is told the URL of each login this process starts.
+    pub fn set_url_hook(&self, hook: UrlHook) {
+        *self.url_hook.lock().expect("auth lock") = Some(hook);
     }
 
     fn logins(&self) -> Logins<'_> {
@@ -901,6 +915,12 @@ impl ServerAuth {
         }
         let server = self.server.clone();
         let tell = move |text: &str| tracing::warn!(server = %server, "{text}");
+        let hook = self.url_hook.lock().expect("auth lock").clone();
+        let on_url = move |url: &str| {
+            if let Some(h) = &hook {
+                h(url);
+            }
+        };
         let logins = self.logins();
         login(
             &logins,
@@ -912,6 +932,7 @@ impl ServerAuth {
                 browser: Browser::Open,
                 timeout: LOGIN_TIMEOUT,
                 tell: &tell,
+                on_url: Some(&on_url),
             },
             previous_scope.as_deref(),
         )

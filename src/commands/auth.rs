@@ -108,6 +108,7 @@ pub fn login(paths: &Paths, args: LoginArgs) -> Result<u8> {
                     timeout
                 },
                 tell: &tell,
+                on_url: None,
             },
             previous.as_deref(),
         ))

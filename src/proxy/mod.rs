@@ -539,7 +539,38 @@ impl Front {
                 method,
                 params,
             } => self.relay_request(upstream, id, &method, params).await,
+            FrontEvent::LoginUrl { upstream, url } => self.offer_login(upstream, &url).await,
         }
+    }
+
+    /// Offers a login URL to the IDE by URL-mode elicitation (MCP
+    /// 2025-11-25), where the IDE declared `elicitation.url`. Its answer is
+    /// not needed: the login completes when the browser reaches toolgate's
+    /// loopback listener.
+    async fn offer_login(&self, upstream: usize, url: &str) {
+        let supports_url = self
+            .client
+            .get()
+            .and_then(|c| c.capabilities.get("elicitation"))
+            .and_then(|e| e.get("url"))
+            .is_some();
+        if !supports_url {
+            return;
+        }
+        let server = &self.manager.upstreams[upstream].name;
+        let n = self.next_relay.fetch_add(1, Ordering::Relaxed);
+        let params = json!({
+            "mode": "url",
+            "elicitationId": format!("toolgate-login-{server}-{n}"),
+            "url": url,
+            "message": format!("Log in to \"{server}\" so that toolgate can use its tools. toolgate opened this page in your browser too; finish it in either place."),
+        });
+        self.send(&jsonrpc::request(
+            &format!("\"toolgate-login-{n}\""),
+            "elicitation/create",
+            Some(&params.to_string()),
+        ))
+        .await;
     }
 
     /// Relays a request from an upstream to the IDE, where the IDE declared

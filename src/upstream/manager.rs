@@ -37,6 +37,10 @@ pub enum FrontEvent {
         method: String,
         params: Option<Box<RawValue>>,
     },
+    /// A remote upstream needs a login, and `serve` opened this
+    /// authorization URL: offered to the IDE by URL elicitation where it
+    /// supports that.
+    LoginUrl { upstream: usize, url: String },
     /// A request from an upstream to the client (sampling, elicitation, roots).
     Request {
         upstream: usize,
@@ -90,8 +94,21 @@ impl Manager {
             .iter()
             .enumerate()
             .map(|(i, (name, cfg))| Upstream::new(i, name, cfg.clone()))
-            .collect();
+            .collect::<Vec<_>>();
         let (front, rx) = mpsc::unbounded_channel();
+        for up in &upstreams {
+            let up: &Arc<Upstream> = up;
+            if let Some(auth) = up.auth() {
+                let tx = front.clone();
+                let index = up.index;
+                auth.set_url_hook(Arc::new(move |url: &str| {
+                    let _ = tx.send(FrontEvent::LoginUrl {
+                        upstream: index,
+                        url: url.to_string(),
+                    });
+                }));
+            }
+        }
         let manager = Arc::new(Self {
             upstreams,
             settings: config.serve.clone(),

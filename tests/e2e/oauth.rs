@@ -469,3 +469,62 @@ fn client_secrets_must_be_references() {
         done.describe()
     );
 }
+
+/// An IDE that supports URL-mode elicitation is offered the login URL that
+/// `serve` opened; following it completes the login.
+#[test]
+fn serve_offers_the_login_url_by_url_elicitation() {
+    let s = Setup::new(&[], "");
+    let mut cmd = s.home.toolgate(&["serve"]);
+    s.env(&mut cmd);
+    // A browser that does nothing: the login waits for the IDE's user.
+    cmd.env("TOOLGATE_BROWSER", "true");
+    let mut serve = Serve::spawn(cmd);
+    serve.result(
+        "initialize",
+        json!({
+            "protocolVersion": "2025-11-25",
+            "capabilities": {"elicitation": {"form": {}, "url": {}}},
+            "clientInfo": {"name": "e2e-ide", "version": "1.0.0"},
+        }),
+    );
+    serve.notify("notifications/initialized", json!({}));
+    let request = loop {
+        let m = serve.recv();
+        if m["method"] == "elicitation/create" {
+            break m;
+        }
+    };
+    let params = &request["params"];
+    assert_eq!(params["mode"], "url", "{request}");
+    let url = params["url"].as_str().unwrap().to_string();
+    assert!(
+        url.starts_with(&format!("{}/", s.auth.issuer))
+            && url.contains("code_challenge_method=S256"),
+        "{url}"
+    );
+    assert!(
+        params["message"].as_str().unwrap().contains("prot"),
+        "{request}"
+    );
+    // The user follows the link.
+    let mut browser = Command::new("bash");
+    browser
+        .arg(repo().join("tests/fixtures/browser.sh"))
+        .arg(&url);
+    let done = run_bounded(browser, Duration::from_secs(60));
+    assert!(done.status.success(), "{}", done.describe());
+    serve.send(&json!({"jsonrpc": "2.0", "id": request["id"], "result": {"action": "accept"}}));
+    let mut names = serve.tool_names();
+    while !names.contains(&"prot__whoami".to_string()) {
+        serve.until_notification("notifications/tools/list_changed");
+        names = serve.tool_names();
+    }
+    let r = serve.result(
+        "tools/call",
+        json!({"name": "prot__whoami", "arguments": {}}),
+    );
+    assert_ne!(r["isError"], true, "{r}");
+    serve.finish();
+    assert_eq!(s.auth.stats()["authorize"], 1);
+}
