@@ -57,6 +57,85 @@ pub enum Command {
     /// OAuth logins: status per server.
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// Org-signed profiles: the allowlist of servers and the pins of their
+    /// tools (admins: keygen, pin, lint, sign; developers: pull, status,
+    /// show, verify).
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Make a minisign key pair for signing profiles (password-protected
+    /// unless --unencrypted; the password comes from TOOLGATE_KEY_PASSWORD or
+    /// a prompt).
+    Keygen(ProfileKeygenArgs),
+    /// Start each server of a profile and write the pins of its tools and
+    /// instructions into the file.
+    Pin(ProfileFileArgs),
+    /// Check a profile: schema, unknown keys, missing pins, expiry, weak
+    /// settings.
+    Lint(ProfileFileArgs),
+    /// Sign a profile: writes FILE.minisig.
+    Sign(ProfileSignArgs),
+    /// Fetch the profile from the registry, verify it, cache it.
+    Pull,
+    /// The profile in force: serial, issued, expires, key id, source, last
+    /// pull and its result.
+    Status(ProfileStatusArgs),
+    /// Print the verified profile in force.
+    Show,
+    /// Verify a profile file against the trusted keys.
+    Verify(ProfileVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileKeygenArgs {
+    /// Where to write the secret key; the public key goes beside it, with
+    /// the extension .pub.
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+    /// Do not protect the secret key with a password (for CI signing).
+    #[arg(long)]
+    pub unencrypted: bool,
+    /// Replace existing key files.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileFileArgs {
+    /// The profile file (TOML).
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileSignArgs {
+    /// The profile file (TOML).
+    pub file: PathBuf,
+    /// The secret key made by `toolgate profile keygen` or `minisign -G`.
+    #[arg(long, value_name = "PATH")]
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileStatusArgs {
+    /// Print JSON (a documented shape with a "version" field).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileVerifyArgs {
+    /// The profile file (TOML).
+    pub file: PathBuf,
+    /// The signature (default: FILE.minisig).
+    #[arg(long, value_name = "PATH")]
+    pub sig: Option<PathBuf>,
+    /// A trusted public key to use instead of the configured ones (the
+    /// base64 line or a .pub file).
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -36,6 +36,12 @@ pub enum Event<'a> {
     ServerCrashed { server: &'a str, error: &'a str },
     /// An upstream's tool list changed while it ran.
     ToolsChanged { server: &'a str, tools: usize },
+    /// A tool's definition no longer matches its pin in the org profile.
+    ToolDrifted {
+        server: &'a str,
+        tool: &'a str,
+        fields: &'a [String],
+    },
     /// A request was refused before reaching any upstream.
     CallRefused {
         method: &'a str,
@@ -82,6 +88,18 @@ pub fn emit(event: Event<'_>) {
             server,
             tools,
             "server \"{server}\" now lists {tools} tools"
+        ),
+        Event::ToolDrifted {
+            server,
+            tool,
+            fields,
+        } => tracing::warn!(
+            target: "toolgate::governance",
+            event = "tool.drifted",
+            server,
+            tool,
+            "the tool \"{tool}\" of \"{server}\" no longer matches its pin (changed: {}); withheld",
+            fields.join(", ")
         ),
         Event::CallRefused {
             method,

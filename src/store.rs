@@ -71,6 +71,13 @@ const MIGRATIONS: &[&str] = &[
         registered_at TEXT NOT NULL,
         PRIMARY KEY (issuer, redirect_uri)
      );",
+    // 4: the highest org-profile serial ever verified (anti-rollback that
+    // survives a deleted profile cache).
+    "CREATE TABLE profile_serial (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        highest INTEGER NOT NULL,
+        updated_at TEXT NOT NULL
+     );",
 ];
 
 /// An upstream's state as a `serve` process last recorded it.
@@ -332,6 +339,30 @@ impl Store {
             ))
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+impl Store {
+    /// The highest profile serial verified so far (0: none).
+    pub fn profile_highest_serial(&self) -> Result<u64> {
+        Ok(self
+            .conn
+            .query_row("SELECT highest FROM profile_serial WHERE id = 1", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .optional()?
+            .unwrap_or(0) as u64)
+    }
+
+    /// Raises the highest verified serial (never lowers it).
+    pub fn record_profile_serial(&self, serial: u64) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO profile_serial (id, highest, updated_at)
+             VALUES (1, ?1, strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+             ON CONFLICT(id) DO UPDATE SET highest = MAX(highest, ?1), updated_at = excluded.updated_at",
+            [serial as i64],
+        )?;
+        Ok(())
     }
 }
 

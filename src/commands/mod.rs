@@ -3,6 +3,7 @@
 pub mod add;
 pub mod auth;
 pub mod call;
+pub mod profile;
 pub mod remove;
 pub mod secret;
 pub mod serve;
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Login(args) => auth::login(&paths, args),
         Command::Logout(args) => auth::logout(&paths, args),
         Command::Auth(crate::cli::AuthCommand::Status(args)) => auth::status(&paths, args),
+        Command::Profile(cmd) => profile::run(&paths, cmd),
     }
 }
 
@@ -53,7 +55,25 @@ pub fn serve_runtime() -> Result<tokio::runtime::Runtime> {
 /// Loads the config for a command.
 /// Loads the config for a command, and sets up (without opening) the
 /// keychain its secret references are resolved from.
+///
+/// The config returned is the one in effect: where an org profile is in
+/// force, its servers replace the user's (see [`crate::profile::govern`]),
+/// and the governance that goes with it is installed for this process.
 pub fn load(paths: &Paths) -> Result<Loaded> {
+    let mut loaded = Config::load(paths)?;
+    crate::secrets::install_vault(crate::secrets::Vault::new(
+        paths.clone(),
+        loaded.config.keychain,
+    ));
+    let state = crate::profile::registry::load(paths, &loaded.config);
+    let (config, governance) = crate::profile::govern::govern(&loaded.config, &state);
+    crate::profile::govern::install(governance);
+    loaded.config = config;
+    Ok(loaded)
+}
+
+/// Loads the user's config as written, without applying an org profile.
+pub fn load_user(paths: &Paths) -> Result<Loaded> {
     let loaded = Config::load(paths)?;
     crate::secrets::install_vault(crate::secrets::Vault::new(
         paths.clone(),

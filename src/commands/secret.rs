@@ -115,6 +115,22 @@ fn read_value(scope: &str, name: &str) -> Result<Secret> {
     Ok(value)
 }
 
+/// Asks for a line on the terminal without echo.
+pub fn ask_hidden(prompt: &str) -> Result<String> {
+    use std::io::Write;
+    let _echo_off = EchoOff::new();
+    let mut err = std::io::stderr();
+    let _ = write!(err, "{prompt}");
+    let _ = err.flush();
+    let mut text = String::new();
+    std::io::stdin().read_line(&mut text)?;
+    let _ = writeln!(err);
+    while text.ends_with('\n') || text.ends_with('\r') {
+        text.pop();
+    }
+    Ok(text)
+}
+
 /// Turns the terminal's echo off until dropped.
 struct EchoOff {
     #[cfg(unix)]

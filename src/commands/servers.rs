@@ -31,7 +31,10 @@ pub fn run(paths: &Paths, args: ServersArgs) -> Result<u8> {
                 let state = u.state();
                 let live = u.live();
                 let error = match &state {
-                    State::Restarting { error, .. } | State::Failed(error) | State::NeedsLogin(error) => Some(error.clone()),
+                    State::Restarting { error, .. }
+                    | State::Failed(error)
+                    | State::NeedsLogin(error)
+                    | State::Blocked(error) => Some(error.clone()),
                     State::Starting | State::Idle if u.config.enabled() => Some(format!(
                         "did not finish starting within {}",
                         crate::util::format_duration(u.config.startup_timeout())

@@ -2,7 +2,11 @@
 //! leads.
 //!
 //! JSON shape (version 1): `{"version":1,"tools":[{"name","server",
-//! "original","title","description"}],"unavailable":[{"server","error"}]}`.
+//! "original","title","description","state","reason"}],
+//! "unavailable":[{"server","error"}],"blocked":[{"server","reason"}]}`.
+//! `state` is the org profile's verdict: `ok`, `drifted`, `review` or
+//! `blocked` (`reason` says why for all but `ok`); only `ok` tools reach the
+//! agent.
 
 use anyhow::Result;
 use serde::Deserialize;
@@ -31,7 +35,7 @@ pub fn run(paths: &Paths, args: ToolsArgs) -> Result<u8> {
         );
     }
     let rt = super::runtime()?;
-    let (tools, unavailable) = rt.block_on(async {
+    let (tools, unavailable, blocked) = rt.block_on(async {
         let only = args.server.clone();
         let manager =
             super::connect(&config, |u| only.as_deref().is_none_or(|o| o == &*u.name)).await;
@@ -47,26 +51,51 @@ pub fn run(paths: &Paths, args: ToolsArgs) -> Result<u8> {
                     "original": t.original,
                     "title": d.title,
                     "description": d.description,
+                    "state": "ok",
+                    "reason": null,
                 })
+            })
+            .chain(catalog.withheld.iter().map(|w| {
+                let server = &*manager.upstreams[w.upstream].name;
+                json!({
+                    "name": w.exposed,
+                    "server": server,
+                    "original": w.original,
+                    "title": null,
+                    "description": null,
+                    "state": w.state.label(),
+                    "reason": w.state.refusal(server, &w.original).map(|(why, _)| why),
+                })
+            }))
+            .collect();
+        let blocked: Vec<_> = manager
+            .upstreams
+            .iter()
+            .filter(|u| args.server.as_deref().is_none_or(|o| o == &*u.name))
+            .filter_map(|u| match u.state() {
+                crate::upstream::State::Blocked(why) => {
+                    Some(json!({ "server": &*u.name, "reason": why }))
+                }
+                _ => None,
             })
             .collect();
         let unavailable: Vec<_> = manager
             .upstreams
             .iter()
             .filter(|u| u.config.enabled() && args.server.as_deref().is_none_or(|o| o == &*u.name))
-            .filter(|u| u.live().is_none())
+            .filter(|u| u.live().is_none() && !u.is_blocked())
             .map(|u| json!({ "server": &*u.name, "error": u.unavailable_reason() }))
             .collect();
         manager.shutdown().await;
-        (tools, unavailable)
+        (tools, unavailable, blocked)
     });
     if args.json {
-        super::out(&serde_json::to_string_pretty(
-            &json!({ "version": 1, "tools": tools, "unavailable": unavailable }),
-        )?);
+        super::out(&serde_json::to_string_pretty(&json!({
+            "version": 1, "tools": tools, "unavailable": unavailable, "blocked": blocked,
+        }))?);
     } else {
         let mut rows = vec![
-            ["TOOL", "SERVER", "ORIGINAL", "DESCRIPTION"]
+            ["TOOL", "SERVER", "ORIGINAL", "STATE", "DESCRIPTION"]
                 .map(String::from)
                 .to_vec(),
         ];
@@ -78,10 +107,15 @@ pub fn run(paths: &Paths, args: ToolsArgs) -> Result<u8> {
                 .next()
                 .unwrap_or("");
             let desc: String = desc.chars().take(60).collect();
+            let desc = match t["reason"].as_str() {
+                Some(reason) => reason.chars().take(80).collect(),
+                None => desc,
+            };
             rows.push(vec![
                 t["name"].as_str().unwrap_or("").to_owned(),
                 t["server"].as_str().unwrap_or("").to_owned(),
                 t["original"].as_str().unwrap_or("").to_owned(),
+                t["state"].as_str().unwrap_or("").to_owned(),
                 desc,
             ]);
         }
@@ -92,6 +126,13 @@ pub fn run(paths: &Paths, args: ToolsArgs) -> Result<u8> {
         }
         for u in &unavailable {
             super::say(&format!("warning: {}", u["error"].as_str().unwrap_or("")));
+        }
+        for b in &blocked {
+            super::say(&format!(
+                "{}: {}",
+                b["server"].as_str().unwrap_or(""),
+                b["reason"].as_str().unwrap_or("")
+            ));
         }
     }
     Ok(if unavailable.is_empty() {

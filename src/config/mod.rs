@@ -84,6 +84,9 @@ pub struct Config {
     /// Where secrets and tokens are kept.
     #[serde(default)]
     pub keychain: crate::secrets::KeychainSettings,
+    /// The org's profile registry (see [`crate::profile`]).
+    #[serde(default)]
+    pub registry: crate::profile::registry::RegistrySettings,
 }
 
 /// `[serve]`: settings of the proxy.
@@ -177,7 +180,7 @@ pub struct OAuthConfig {
 }
 
 /// How to reach a remote upstream.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum RemoteTransport {
     Auto,

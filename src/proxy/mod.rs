@@ -831,6 +831,33 @@ impl Front {
             self.manager.settle(Duration::from_secs(600)).await;
             target = self.manager.catalog().names.resolve(&name).cloned();
         }
+        if let Some(why) = crate::profile::govern::current().refuse_all.clone() {
+            events::emit(Event::CallRefused {
+                method: "tools/call",
+                name: &name,
+                reason: &why,
+            });
+            return tool_error(
+                "",
+                "blocked",
+                &why,
+                "run `toolgate profile pull` (toolgate profile status says what is wrong)",
+            );
+        }
+        if target.is_none() {
+            let catalog = self.manager.catalog();
+            if let Some(w) = catalog.withheld.iter().find(|w| w.exposed == name) {
+                let server = &self.manager.upstreams[w.upstream].name;
+                if let Some((why, what)) = w.state.refusal(server, &w.original) {
+                    events::emit(Event::CallRefused {
+                        method: "tools/call",
+                        name: &name,
+                        reason: &why,
+                    });
+                    return tool_error(server, w.state.label(), &why, &what);
+                }
+            }
+        }
         let Some(target) = target else {
             // Like the TypeScript SDK, an unknown tool is a tool error the
             // agent can read and correct, not a protocol error.

@@ -123,6 +123,12 @@ impl NameTable {
         (Self { by_exposed }, names)
     }
 
+    /// Takes a name out of the table (a tool the org profile withholds):
+    /// names stay as computed for everything else.
+    pub fn remove(&mut self, exposed: &str) {
+        self.by_exposed.remove(exposed);
+    }
+
     /// Where an exposed name leads, if anywhere.
     pub fn resolve(&self, exposed: &str) -> Option<&Target> {
         self.by_exposed.get(exposed)

@@ -61,11 +61,23 @@ pub struct ExposedTool {
     pub json: String,
 }
 
+/// A tool the org profile withholds from the agent.
+#[derive(Debug, Clone)]
+pub struct WithheldTool {
+    pub exposed: String,
+    pub upstream: usize,
+    pub original: String,
+    pub state: crate::profile::govern::ToolState,
+}
+
 /// Every exposed tool, and the exact mapping back.
 #[derive(Debug, Default)]
 pub struct Catalog {
     pub tools: Vec<ExposedTool>,
     pub names: NameTable,
+    /// Tools listed by upstreams but withheld by the org profile (drifted,
+    /// unreviewed, blocked), by exposed name.
+    pub withheld: Vec<WithheldTool>,
 }
 
 /// All upstreams of one configuration.
@@ -133,7 +145,7 @@ impl Manager {
         let weak = Arc::downgrade(self);
         tasks.push(tokio::spawn(pump(weak, inbound_rx)));
         for up in &self.upstreams {
-            if !up.config.enabled() || !filter(up) {
+            if !up.config.enabled() || up.is_blocked() || !filter(up) {
                 continue;
             }
             let weak_changed = Arc::downgrade(self);
@@ -297,21 +309,47 @@ impl Manager {
                 entries.push((i, &*up.name, up.prefix(), tool.name.as_str(), &tool.raw));
             }
         }
-        let (names, exposed) = NameTable::build(
+        let (mut names, exposed) = NameTable::build(
             entries.iter().map(|(i, s, p, n, _)| (*i, *s, *p, *n)),
             self.settings.max_name_length,
         );
-        let tools: Vec<ExposedTool> = entries
-            .iter()
-            .zip(exposed)
-            .map(|((i, _, _, original, raw), exposed)| ExposedTool {
-                json: rename(raw, &exposed),
-                exposed,
-                upstream: *i,
-                original: (*original).to_owned(),
-            })
-            .collect();
-        let new = Arc::new(Catalog { tools, names });
+        // The org profile's verdict on each tool, as listed right now (pins
+        // are checked on connect and on every list_changed, since both
+        // rebuild the catalog).
+        let governance = crate::profile::govern::current();
+        let mut tools = Vec::with_capacity(entries.len());
+        let mut withheld = Vec::new();
+        for ((i, server, _, original, raw), exposed) in entries.iter().zip(exposed) {
+            let state = governance.tool_state(server, original, raw.get());
+            if state.visible() {
+                tools.push(ExposedTool {
+                    json: rename(raw, &exposed),
+                    exposed,
+                    upstream: *i,
+                    original: (*original).to_owned(),
+                });
+            } else {
+                names.remove(&exposed);
+                if let crate::profile::govern::ToolState::Drifted(fields) = &state {
+                    events::emit(Event::ToolDrifted {
+                        server,
+                        tool: original,
+                        fields,
+                    });
+                }
+                withheld.push(WithheldTool {
+                    exposed,
+                    upstream: *i,
+                    original: (*original).to_owned(),
+                    state,
+                });
+            }
+        }
+        let new = Arc::new(Catalog {
+            tools,
+            names,
+            withheld,
+        });
         let differs = {
             let mut slot = self.catalog.write().expect("catalog lock");
             let old = std::mem::replace(&mut *slot, new.clone());

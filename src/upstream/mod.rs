@@ -60,6 +60,9 @@ pub enum State {
     },
     /// Gave up after repeated failures.
     Failed(String),
+    /// The org profile does not let it run (or its instructions drifted):
+    /// why. Never started.
+    Blocked(String),
     /// A remote server that needs a login (OAuth) before it can be used:
     /// waits for one (this process's browser login, or `toolgate login`).
     NeedsLogin(String),
@@ -76,6 +79,7 @@ impl State {
             State::Restarting { .. } => "restarting",
             State::Failed(_) => "failed",
             State::NeedsLogin(_) => "needs_login",
+            State::Blocked(_) => "blocked",
             State::Disabled => "disabled",
             State::Stopped => "stopped",
         }
@@ -144,7 +148,9 @@ pub struct Live {
 
 impl Upstream {
     pub fn new(index: usize, name: &str, config: ServerConfig) -> Arc<Self> {
-        let state = if config.enabled() {
+        let state = if let Some(why) = crate::profile::govern::is_blocked(name) {
+            State::Blocked(why)
+        } else if config.enabled() {
             State::Idle
         } else {
             State::Disabled
@@ -194,6 +200,16 @@ impl Upstream {
             .clone()
     }
 
+    /// Blocks the upstream for good (the org profile forbids it now).
+    pub(crate) fn block(&self, why: String) {
+        *self.tools.write().expect("tools lock") = Arc::new(Vec::new());
+        self.state.send_replace(State::Blocked(why));
+    }
+
+    pub fn is_blocked(&self) -> bool {
+        matches!(self.state(), State::Blocked(_))
+    }
+
     /// Marks an upstream about to be started as starting.
     pub(crate) fn mark_starting(&self) {
         self.state.send_replace(State::Starting);
@@ -240,7 +256,7 @@ impl Upstream {
                 "the server \"{}\" failed to start {MAX_ATTEMPTS} times and was given up: {error}",
                 self.name
             ),
-            State::NeedsLogin(why) => why,
+            State::NeedsLogin(why) | State::Blocked(why) => why,
             State::Disabled => format!("the server \"{}\" is disabled in config.toml", self.name),
             State::Stopped => format!("the server \"{}\" was stopped", self.name),
         }
@@ -317,6 +333,15 @@ pub(crate) async fn supervise(up: Arc<Upstream>, ctx: SupervisorCtx) {
                 }
             }
             Err(error) => {
+                if up.is_blocked() {
+                    crate::events::emit(crate::events::Event::ServerFailed {
+                        server: &up.name,
+                        error: &error,
+                    });
+                    (ctx.tools_changed)(up.index);
+                    stopped(&mut shutdown).await;
+                    return;
+                }
                 if let Some(auth) = up.auth()
                     && let Some(why) = auth.needs_login()
                 {
@@ -519,6 +544,13 @@ async fn start(up: &Arc<Upstream>, ctx: &SupervisorCtx) -> Result<Running, Strin
     };
     match handshake(up, &running.conn, &ctx.init_params, timeout).await {
         Ok(init) => {
+            if let Err(why) = crate::profile::govern::current()
+                .check_instructions(&up.name, init.instructions.as_deref())
+            {
+                running.stop(up).await;
+                up.block(why.clone());
+                return Err(why);
+            }
             let init = Arc::new(init);
             *up.live.write().expect("live lock poisoned") = Some(Live {
                 conn: running.conn.clone(),

@@ -34,6 +34,7 @@ installed_ok() {
     [[ -e "$tb/npm/node_modules/.bin/mcp-server-everything" && -e "$tb/npm/node_modules/.bin/conformance" ]] || return 1
     command -v gnome-keyring-daemon >/dev/null 2>&1 && command -v dbus-run-session >/dev/null 2>&1 || return 1
     command -v secret-tool >/dev/null 2>&1 || return 1
+    command -v minisign >/dev/null 2>&1 || return 1
 }
 
 if installed_ok; then
@@ -103,6 +104,10 @@ fi
 if ! command -v gnome-keyring-daemon >/dev/null 2>&1 || ! command -v dbus-run-session >/dev/null 2>&1 ||
     ! command -v secret-tool >/dev/null 2>&1; then
     apt_install gnome-keyring dbus libsecret-tools
+fi
+# The stock minisign, to check that profile signatures interoperate.
+if ! command -v minisign >/dev/null 2>&1; then
+    apt_install minisign
 fi
 
 python="${TOOLGATE_TESTBED_PYTHON:-}"

@@ -1,0 +1,286 @@
+//! Enforcing the profile in force: which servers run, with which command,
+//! and which of their tools the agent sees.
+//!
+//! - A server the profile names runs with the profile's command, args and
+//!   url; the user's config may only disable it (`enabled = false`) or give
+//!   it secrets (`env` / `headers` values that are `${secret:...}`
+//!   references, for keys the profile does not set).
+//! - A server only the user's config names is *personal*: it runs where the
+//!   profile says `personal_servers = "allow"`, and is blocked otherwise
+//!   ("blocked by org profile"), by every command, before anything spawns.
+//! - A tool whose definition no longer matches its pin is *drifted*: hidden,
+//!   and a call to it is refused naming the fields that changed. A tool the
+//!   profile does not name is per `unpinned_tools`: `review` (hidden),
+//!   `blocked` (hidden, refused) or served. A server whose instructions no
+//!   longer match their pin is blocked whole.
+//! - With `registry.required = true` and no valid profile, every server is
+//!   blocked, saying why.
+//!
+//! The governance in force is process-wide ([`install`], [`current`]), so a
+//! newly verified profile can replace it in a running `serve`.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use super::registry::State;
+use super::{PersonalServers, ToolPin, UnpinnedTools};
+use crate::config::Config;
+
+/// What the agent may do with one tool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolState {
+    /// Approved (or no profile governs it).
+    Ok,
+    /// Its definition differs from its pin in these top-level fields.
+    Drifted(Vec<String>),
+    /// Not in the profile; hidden until an admin pins it.
+    Review,
+    /// Not in the profile, and refused.
+    Blocked(String),
+}
+
+impl ToolState {
+    pub fn label(&self) -> &'static str {
+        match self {
+            ToolState::Ok => "ok",
+            ToolState::Drifted(_) => "drifted",
+            ToolState::Review => "review",
+            ToolState::Blocked(_) => "blocked",
+        }
+    }
+
+    pub fn visible(&self) -> bool {
+        matches!(self, ToolState::Ok)
+    }
+
+    /// Why a call to it is refused, and what to do.
+    pub fn refusal(&self, server: &str, tool: &str) -> Option<(String, String)> {
+        match self {
+            ToolState::Ok => None,
+            ToolState::Drifted(fields) => Some((
+                format!(
+                    "the tool \"{tool}\" of \"{server}\" changed since the org approved it (changed: {}), so toolgate withholds it",
+                    fields.join(", ")
+                ),
+                "ask your org's toolgate admins to review the change and publish a new profile (toolgate profile pin), or pin the server's old version".into(),
+            )),
+            ToolState::Review => Some((
+                format!("the tool \"{tool}\" of \"{server}\" is not approved in the org profile yet"),
+                "ask your org's toolgate admins to review and pin it".into(),
+            )),
+            ToolState::Blocked(why) => Some((why.clone(), "ask your org's toolgate admins".into())),
+        }
+    }
+}
+
+/// The rules for one server.
+#[derive(Debug, Clone)]
+enum Rule {
+    /// No profile governs it.
+    Free,
+    /// The profile names it: its pins.
+    Pinned {
+        tools: BTreeMap<String, ToolPin>,
+        instructions: Option<String>,
+    },
+    /// It must not run: why.
+    Blocked(String),
+}
+
+/// The governance in force.
+#[derive(Debug, Clone)]
+pub struct Governance {
+    rules: BTreeMap<String, Rule>,
+    unpinned: UnpinnedTools,
+    /// Set when nothing may be served at all (registry.required without a
+    /// valid profile): why.
+    pub refuse_all: Option<String>,
+    /// A short description, for logs and listings.
+    pub summary: String,
+}
+
+impl Default for Governance {
+    fn default() -> Self {
+        Self {
+            rules: BTreeMap::new(),
+            unpinned: UnpinnedTools::Allow,
+            refuse_all: None,
+            summary: "no org profile".into(),
+        }
+    }
+}
+
+impl Governance {
+    /// Why a server must not run, if it must not.
+    pub fn blocked(&self, server: &str) -> Option<&str> {
+        match self.rules.get(server) {
+            Some(Rule::Blocked(why)) => Some(why),
+            _ => None,
+        }
+    }
+
+    /// The state of a tool as the upstream lists it now.
+    pub fn tool_state(&self, server: &str, tool: &str, raw: &str) -> ToolState {
+        match self.rules.get(server) {
+            None | Some(Rule::Free) => ToolState::Ok,
+            Some(Rule::Blocked(why)) => ToolState::Blocked(why.clone()),
+            Some(Rule::Pinned { tools, .. }) => match tools.get(tool) {
+                Some(pinned) => match super::pin::pin(raw) {
+                    Ok(p) if p == pinned.pin => ToolState::Ok,
+                    _ => ToolState::Drifted(super::pin::drifted_fields(&pinned.definition, raw)),
+                },
+                None => match self.unpinned {
+                    UnpinnedTools::Allow => ToolState::Ok,
+                    UnpinnedTools::Hide => ToolState::Review,
+                    UnpinnedTools::Deny => ToolState::Blocked(format!(
+                        "the tool \"{tool}\" of \"{server}\" is not in the org profile, which denies unpinned tools"
+                    )),
+                },
+            },
+        }
+    }
+
+    /// Checks a server's instructions (the JSON string, or none) against
+    /// its pin; `Err` says why the server is blocked.
+    pub fn check_instructions(
+        &self,
+        server: &str,
+        instructions: Option<&str>,
+    ) -> Result<(), String> {
+        let Some(Rule::Pinned {
+            instructions: pinned,
+            ..
+        }) = self.rules.get(server)
+        else {
+            return Ok(());
+        };
+        let now = match instructions {
+            Some(text) => Some(super::pin::pin(
+                &serde_json::to_string(text).unwrap_or_default(),
+            )?),
+            None => None,
+        };
+        if &now != pinned {
+            return Err(format!(
+                "the server \"{server}\" is blocked: its instructions changed since the org approved them"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Applies a profile state to the user's config: the config toolgate runs
+/// and the governance that goes with it.
+pub fn govern(user: &Config, state: &State) -> (Config, Governance) {
+    match state {
+        State::Unmanaged => (user.clone(), Governance::default()),
+        State::Missing(why) if user.registry.required => {
+            let reason = format!(
+                "blocked: no valid org profile is in force ({why}), and registry.required is set"
+            );
+            let rules = user
+                .servers
+                .keys()
+                .map(|n| (n.clone(), Rule::Blocked(reason.clone())))
+                .collect();
+            (
+                user.clone(),
+                Governance {
+                    rules,
+                    unpinned: UnpinnedTools::Deny,
+                    refuse_all: Some(reason.clone()),
+                    summary: reason,
+                },
+            )
+        }
+        State::Missing(why) => {
+            tracing::warn!(
+                "no org profile is in force ({why}); servers run ungoverned because registry.required is not set"
+            );
+            (
+                user.clone(),
+                Governance {
+                    summary: format!("no org profile in force: {why}"),
+                    ..Governance::default()
+                },
+            )
+        }
+        State::Active(active) => {
+            let p = &active.profile;
+            let mut config = user.clone();
+            config.servers.clear();
+            let mut rules = BTreeMap::new();
+            for (name, ps) in &p.servers {
+                let mut server = ps.server_config();
+                if let Some(mine) = user.servers.get(name) {
+                    server.enabled = mine.enabled;
+                    merge_secret_refs(&mut server.env, &mine.env);
+                    merge_secret_refs(&mut server.headers, &mine.headers);
+                    server.oauth = mine.oauth.clone();
+                }
+                config.servers.insert(name.clone(), server);
+                rules.insert(
+                    name.clone(),
+                    Rule::Pinned {
+                        tools: ps.tools.clone(),
+                        instructions: ps.instructions.clone(),
+                    },
+                );
+            }
+            for (name, mine) in &user.servers {
+                if p.servers.contains_key(name) {
+                    continue;
+                }
+                config.servers.insert(name.clone(), mine.clone());
+                let rule = match p.settings.personal_servers {
+                    PersonalServers::Allow => Rule::Free,
+                    PersonalServers::Deny => Rule::Blocked(format!(
+                        "blocked by org profile: \"{name}\" is not a server {} approved, and personal servers are not allowed",
+                        p.org
+                    )),
+                };
+                rules.insert(name.clone(), rule);
+            }
+            (
+                config,
+                Governance {
+                    rules,
+                    unpinned: p.settings.unpinned_tools,
+                    refuse_all: None,
+                    summary: format!("org profile of {} serial {}", p.org, p.serial),
+                },
+            )
+        }
+    }
+}
+
+/// Adds the user's secret references for keys the profile leaves unset.
+fn merge_secret_refs(target: &mut BTreeMap<String, String>, mine: &BTreeMap<String, String>) {
+    for (k, v) in mine {
+        let is_ref = crate::secrets::refs::Template::parse(v, "").is_ok_and(|t| t.has_refs());
+        if is_ref && !target.contains_key(k) {
+            target.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+static CURRENT: RwLock<Option<Arc<Governance>>> = RwLock::new(None);
+
+/// Puts a governance in force for this process.
+pub fn install(g: Governance) {
+    *CURRENT.write().expect("governance lock") = Some(Arc::new(g));
+}
+
+/// The governance in force (none installed: nothing governed).
+pub fn current() -> Arc<Governance> {
+    CURRENT
+        .read()
+        .expect("governance lock")
+        .clone()
+        .unwrap_or_default()
+}
+
+/// Why a server must not run under the governance in force, if so.
+pub fn is_blocked(server: &str) -> Option<String> {
+    current().blocked(server).map(str::to_string)
+}
