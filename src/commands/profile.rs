@@ -2,7 +2,8 @@
 //!
 //! `status --json` shape (version 1): `{"version":1,"state":"active"|
 //! "missing"|"unmanaged","reason","org","serial","issued","expires",
-//! "key_id","source","last_pull_at","last_pull_result","warning"}`.
+//! "key_id","source","managed","last_pull_at","last_pull_result","warning"}`
+//! (`managed`: the org-managed settings file in effect, or null).
 
 use std::path::{Path, PathBuf};
 
@@ -350,6 +351,7 @@ fn status(paths: &Paths, a: ProfileStatusArgs) -> Result<u8> {
         .map_or(7 * 86_400, |d| d.0.as_secs() as i64);
     let mut doc = json!({
         "version": 1,
+        "managed": config.registry.managed.as_ref().map(|p| p.display().to_string()),
         "source": meta.source,
         "last_pull_at": meta.last_pull_at,
         "last_pull_result": meta.last_pull_result,
@@ -401,6 +403,12 @@ fn status(paths: &Paths, a: ProfileStatusArgs) -> Result<u8> {
     }
     if let Some(s) = &meta.source {
         text.push_str(&format!("source    {s}\n"));
+    }
+    if let Some(m) = &config.registry.managed {
+        text.push_str(&format!(
+            "managed   {} (the org's settings; config.toml cannot override them)\n",
+            m.display()
+        ));
     }
     if let (Some(at), Some(r)) = (&meta.last_pull_at, &meta.last_pull_result) {
         text.push_str(&format!("last pull {at}: {r}\n"));

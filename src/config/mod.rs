@@ -359,29 +359,149 @@ impl Config {
     }
 
     /// Loads the config from `paths.config_file`, or the embedded default when
-    /// the file does not exist.
+    /// the file does not exist; then applies the org-managed settings.
     pub fn load(paths: &Paths) -> Result<Loaded> {
         let path = &paths.config_file;
-        match std::fs::read_to_string(path) {
-            Ok(text) => Ok(Loaded {
+        let mut loaded = match std::fs::read_to_string(path) {
+            Ok(text) => Loaded {
                 config: Self::parse(&text, path)?,
                 source: Source::File(path.clone()),
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Loaded {
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Loaded {
                 config: Self::default(),
                 source: Source::Embedded,
-            }),
-            Err(e) => Err(UserError::new(format!(
-                "could not read the config file {}: {e}",
-                path.display()
-            ))
-            .into()),
+            },
+            Err(e) => {
+                return Err(UserError::new(format!(
+                    "could not read the config file {}: {e}",
+                    path.display()
+                ))
+                .into());
+            }
+        };
+        if let Some(managed) = Managed::load()? {
+            managed.apply(&mut loaded.config);
         }
+        Ok(loaded)
     }
 
     /// Enabled servers, in name order.
     pub fn enabled_servers(&self) -> impl Iterator<Item = (&String, &ServerConfig)> {
         self.servers.iter().filter(|(_, s)| s.enabled())
+    }
+}
+
+/// Org-managed settings: a file only an administrator can write, whose
+/// settings the user's config cannot override. On Linux and BSD
+/// `/etc/toolgate/managed.toml`, on macOS
+/// `/Library/Application Support/toolgate/managed.toml`, on Windows
+/// `%ProgramData%\toolgate\managed.toml`; `TOOLGATE_MANAGED_CONFIG` points
+/// elsewhere (packaging and tests). It may hold `[registry]` only:
+///
+/// ```toml
+/// [registry]
+/// url = "https://example.com/toolgate/profile.toml"
+/// keys = ["RW..."]     # replaces the user's keys: users cannot add trust
+/// required = true
+/// ```
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Managed {
+    #[serde(default)]
+    pub registry: ManagedRegistry,
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+/// `[registry]` of the managed file: what it sets wins.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagedRegistry {
+    pub url: Option<String>,
+    pub keys: Option<Vec<String>>,
+    pub required: Option<bool>,
+    pub refresh: Option<ConfigDuration>,
+    pub warn_before: Option<ConfigDuration>,
+}
+
+impl Managed {
+    /// Where the managed file is looked for.
+    pub fn path() -> PathBuf {
+        if let Some(p) = std::env::var_os("TOOLGATE_MANAGED_CONFIG").filter(|v| !v.is_empty()) {
+            return PathBuf::from(p);
+        }
+        if cfg!(target_os = "macos") {
+            PathBuf::from("/Library/Application Support/toolgate/managed.toml")
+        } else if cfg!(windows) {
+            std::env::var_os("ProgramData")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(r"C:\ProgramData"))
+                .join("toolgate")
+                .join("managed.toml")
+        } else {
+            PathBuf::from("/etc/toolgate/managed.toml")
+        }
+    }
+
+    /// Reads the managed file, if there is one. A file that users could
+    /// write, or that does not parse, is an error: it must not be ignored.
+    pub fn load() -> Result<Option<Self>> {
+        let path = Self::path();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(UserError::new(format!(
+                    "could not read the org-managed settings {}: {e}",
+                    path.display()
+                ))
+                .into());
+            }
+        };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let meta = std::fs::metadata(&path)?;
+            if meta.uid() != 0 || meta.mode() & 0o022 != 0 {
+                return Err(UserError::new(format!(
+                    "the org-managed settings {} can be changed by users (it must belong to root and not be group- or world-writable)",
+                    path.display()
+                ))
+                .hint(format!("an administrator should run: chown root {0} && chmod 644 {0}", path.display()))
+                .into());
+            }
+        }
+        let mut managed: Managed = toml::from_str(&text).map_err(|e| {
+            UserError::new(format!(
+                "the org-managed settings {} are invalid: {}",
+                path.display(),
+                e.to_string().trim_end()
+            ))
+        })?;
+        managed.path = path;
+        Ok(Some(managed))
+    }
+
+    /// Overrides what the user's config says with what this file sets.
+    pub fn apply(&self, config: &mut Config) {
+        let r = &self.registry;
+        let c = &mut config.registry;
+        if let Some(url) = &r.url {
+            c.url = Some(url.clone());
+        }
+        if let Some(keys) = &r.keys {
+            c.keys = keys.clone();
+        }
+        if let Some(required) = r.required {
+            c.required = required;
+        }
+        if let Some(refresh) = r.refresh {
+            c.refresh = Some(refresh);
+        }
+        if let Some(w) = r.warn_before {
+            c.warn_before = Some(w);
+        }
+        c.managed = Some(self.path.clone());
     }
 }
 

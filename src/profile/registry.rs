@@ -34,6 +34,9 @@ pub struct RegistrySettings {
     pub refresh: Option<crate::util::ConfigDuration>,
     /// Warn this long before the profile expires (default "7d").
     pub warn_before: Option<crate::util::ConfigDuration>,
+    /// Set when an org-managed settings file applied (its path).
+    #[serde(skip)]
+    pub managed: Option<std::path::PathBuf>,
 }
 
 /// What the cache remembers besides the files.

@@ -838,3 +838,65 @@ fn the_example_profile_is_signed_valid_and_truly_pinned() {
     );
     assert!(!done.status.success(), "{}", done.describe());
 }
+
+/// The org-managed settings file wins over the user's config: its registry,
+/// its keys (users cannot add trust) and `required`.
+#[test]
+fn org_managed_settings_override_the_users_config() {
+    let home = Home::new();
+    let org = Org::new(&home);
+    let mallory = Org::new(&home);
+    let reg = Registry::start(&home);
+    let evil = Registry::start(&home);
+    reg.publish(
+        &org.sign(&home, "p.toml", &pinned_profile(&home, &org, 3, "")),
+        true,
+    );
+    evil.publish(
+        &mallory.sign(
+            &home,
+            "m.toml",
+            &profile(9, FAR, "[settings]\npersonal_servers = \"allow\"\n"),
+        ),
+        true,
+    );
+    // The user points at another registry and trusts another key, and says
+    // the profile is optional.
+    config_with_registry(&home, &evil, &[&mallory.public], "required = false");
+    std::fs::write(
+        home.path().join("managed.toml"),
+        format!(
+            "[registry]\nurl = {}\nkeys = [{}]\nrequired = true\n",
+            quote(&reg.profile_url()),
+            quote(&org.public)
+        ),
+    )
+    .unwrap();
+    ok(&home.run_toolgate(&["profile", "pull"]));
+    let s = status(&home);
+    assert_eq!(s["serial"], 3, "{s}");
+    assert!(
+        s["managed"].as_str().unwrap().ends_with("managed.toml"),
+        "{s}"
+    );
+    assert_eq!(
+        reg.stats()["requests"],
+        2,
+        "profile and signature from the managed registry"
+    );
+    assert_eq!(evil.stats()["requests"], 0);
+    // A managed file users could write is refused, not ignored.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        home.path().join("managed.toml"),
+        std::fs::Permissions::from_mode(0o666),
+    )
+    .unwrap();
+    let done = home.run_toolgate(&["profile", "status"]);
+    assert_eq!(done.status.code(), Some(2), "{}", done.describe());
+    assert!(
+        done.stderr.contains("can be changed by users"),
+        "{}",
+        done.describe()
+    );
+}

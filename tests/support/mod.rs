@@ -294,6 +294,9 @@ impl Home {
             .env("TOOLGATE_LOG", "debug")
             .env("FAULTY_PID_FILE", self.pid_file())
             .env("NO_COLOR", "1")
+            // Org-managed settings only where a test writes them, never the
+            // machine's own /etc/toolgate/managed.toml.
+            .env("TOOLGATE_MANAGED_CONFIG", self.path().join("managed.toml"))
             .env_remove("TOOLGATE_CONFIG");
         for (k, v) in self.tb.vars() {
             cmd.env(k, v);
