@@ -37,6 +37,10 @@ pub fn run(paths: &Paths, args: ServeArgs) -> Result<u8> {
     let _recorder = record_upstreams(paths);
     let rt = super::serve_runtime()?;
     rt.block_on(async {
+        let user = crate::config::Config::load(paths)?.config;
+        if user.registry.url.is_some() {
+            tokio::spawn(refresh_profile(paths.clone(), user));
+        }
         match args.listen {
             Some(addr) => {
                 let token = if args.no_token {
@@ -55,6 +59,81 @@ pub fn run(paths: &Paths, args: ServeArgs) -> Result<u8> {
         }
     })?;
     Ok(exit::OK)
+}
+
+/// Keeps the org profile current while serving, never delaying start-up:
+/// pulls at once in the background, then every `registry.refresh` (default
+/// 1 h); a newly verified profile is put in force without a restart (the
+/// running managers apply it and announce `list_changed`). `SIGUSR1` makes
+/// serve re-read the cache (after a `toolgate profile pull` elsewhere). A
+/// failed pull leaves the profile in force as it was. Warns in the log when
+/// the profile is about to expire.
+async fn refresh_profile(paths: Paths, user: crate::config::Config) {
+    use crate::profile::registry;
+    let every = user
+        .registry
+        .refresh
+        .map_or(std::time::Duration::from_secs(3600), |d| d.0)
+        .max(std::time::Duration::from_secs(1));
+    let warn_before = user
+        .registry
+        .warn_before
+        .map_or(7 * 86_400, |d| d.0.as_secs() as i64);
+    let reload = |why: &str| {
+        let state = registry::load(&paths, &user);
+        if let registry::State::Active(a) = &state {
+            tracing::info!(
+                serial = a.profile.serial,
+                "{why}: the org profile of {} serial {} is in force",
+                a.profile.org,
+                a.profile.serial
+            );
+        }
+        let (_, governance) = crate::profile::govern::govern(&user, &state);
+        crate::profile::govern::install(governance);
+    };
+    #[cfg(unix)]
+    let mut usr1 =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1()).ok();
+    loop {
+        match registry::pull(&paths, &user).await {
+            Ok(registry::Pulled::Updated { serial, .. }) => {
+                reload(&format!("pulled serial {serial}"))
+            }
+            Ok(registry::Pulled::Unchanged { .. }) => {}
+            Err(e) => {
+                tracing::warn!("could not update the org profile (the one in force stays): {e}")
+            }
+        }
+        if let registry::State::Active(a) = registry::load(&paths, &user) {
+            let now = crate::auth::now_secs();
+            let expires = crate::profile::parse_time(&a.profile.expires).unwrap_or(0);
+            if expires - now < warn_before {
+                tracing::warn!(
+                    "the org profile (serial {}) expires at {}: it must be renewed (toolgate profile status)",
+                    a.profile.serial,
+                    a.profile.expires
+                );
+            }
+        }
+        #[cfg(unix)]
+        {
+            let hup = async {
+                match usr1.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = hup => reload("SIGUSR1"),
+            }
+        }
+        #[cfg(not(unix))]
+        tokio::time::sleep(every).await;
+    }
 }
 
 /// Records each upstream's state in the local store, from a thread of its

@@ -266,9 +266,18 @@ fn merge_secret_refs(target: &mut BTreeMap<String, String>, mine: &BTreeMap<Stri
 
 static CURRENT: RwLock<Option<Arc<Governance>>> = RwLock::new(None);
 
-/// Puts a governance in force for this process.
+static GENERATION: std::sync::LazyLock<tokio::sync::watch::Sender<u64>> =
+    std::sync::LazyLock::new(|| tokio::sync::watch::Sender::new(0));
+
+/// Puts a governance in force for this process; running managers apply it.
 pub fn install(g: Governance) {
     *CURRENT.write().expect("governance lock") = Some(Arc::new(g));
+    GENERATION.send_modify(|n| *n += 1);
+}
+
+/// Notified each time a governance is installed.
+pub fn subscribe() -> tokio::sync::watch::Receiver<u64> {
+    GENERATION.subscribe()
 }
 
 /// The governance in force (none installed: nothing governed).

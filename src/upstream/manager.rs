@@ -95,6 +95,29 @@ pub struct Manager {
     front: mpsc::UnboundedSender<FrontEvent>,
     shutdown: watch::Sender<bool>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// What [`Manager::start`] was given, to start upstreams later.
+    started_with: Mutex<Option<StartedWith>>,
+}
+
+type StartedWith = (String, mpsc::UnboundedSender<(usize, super::Inbound)>);
+
+/// Applies each new governance (a newly verified org profile) to the
+/// manager, until shutdown.
+async fn follow_governance(manager: std::sync::Weak<Manager>, mut shutdown: watch::Receiver<bool>) {
+    let mut generation = crate::profile::govern::subscribe();
+    generation.borrow_and_update();
+    loop {
+        tokio::select! {
+            changed = generation.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let Some(m) = manager.upgrade() else { return };
+                m.apply_governance();
+            }
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+    }
 }
 
 impl Manager {
@@ -133,6 +156,7 @@ impl Manager {
             front,
             shutdown: watch::Sender::new(false),
             tasks: Mutex::new(Vec::new()),
+            started_with: Mutex::new(None),
         });
         (manager, rx)
     }
@@ -141,17 +165,38 @@ impl Manager {
     /// `init_params` is the raw `initialize` params sent to each.
     pub fn start(self: &Arc<Self>, init_params: String, filter: impl Fn(&Upstream) -> bool) {
         let (inbound_tx, inbound_rx) = mpsc::unbounded_channel();
-        let mut tasks = self.tasks.lock().expect("tasks lock");
-        let weak = Arc::downgrade(self);
-        tasks.push(tokio::spawn(pump(weak, inbound_rx)));
+        {
+            let mut tasks = self.tasks.lock().expect("tasks lock");
+            let weak = Arc::downgrade(self);
+            tasks.push(tokio::spawn(pump(weak, inbound_rx)));
+            let weak = Arc::downgrade(self);
+            tasks.push(tokio::spawn(follow_governance(
+                weak,
+                self.shutdown.subscribe(),
+            )));
+        }
+        *self.started_with.lock().expect("start lock") =
+            Some((init_params.clone(), inbound_tx.clone()));
         for up in &self.upstreams {
             if !up.config.enabled() || up.is_blocked() || !filter(up) {
                 continue;
             }
+            self.spawn_supervisor(up, &init_params, &inbound_tx);
+        }
+    }
+
+    fn spawn_supervisor(
+        self: &Arc<Self>,
+        up: &Arc<Upstream>,
+        init_params: &str,
+        inbound_tx: &mpsc::UnboundedSender<(usize, super::Inbound)>,
+    ) {
+        let mut tasks = self.tasks.lock().expect("tasks lock");
+        {
             let weak_changed = Arc::downgrade(self);
             let weak_ready = Arc::downgrade(self);
             let ctx = super::SupervisorCtx {
-                init_params: init_params.clone(),
+                init_params: init_params.to_string(),
                 max_message: self.settings.max_message_size,
                 inbound: inbound_tx.clone(),
                 tools_changed: Arc::new(move |i| {
@@ -164,7 +209,7 @@ impl Manager {
                         m.announce_ready(i);
                     }
                 }),
-                shutdown: self.shutdown.subscribe(),
+                shutdown: up.new_halt(self.shutdown.subscribe()),
             };
             // Starting from now, not from when the supervisor first runs:
             // a list or call that arrives first waits for it.
@@ -173,9 +218,39 @@ impl Manager {
         }
     }
 
+    /// Applies the governance now in force (a new org profile): blocks
+    /// servers it forbids, starts servers it now allows, re-checks every
+    /// tool against the new pins, and announces the change.
+    pub fn apply_governance(self: &Arc<Self>) {
+        let g = crate::profile::govern::current();
+        for up in &self.upstreams {
+            match (g.blocked(&up.name), up.is_blocked()) {
+                (Some(why), false) => {
+                    tracing::warn!(server = %up.name, "{why}");
+                    up.halt();
+                    up.block(why.to_string());
+                }
+                (None, true) => {
+                    up.unblock();
+                    let started = self.started_with.lock().expect("start lock").clone();
+                    if let Some((params, inbound)) = started
+                        && up.config.enabled()
+                    {
+                        tracing::info!(server = %up.name, "the org profile now allows \"{}\": starting it", up.name);
+                        self.spawn_supervisor(up, &params, &inbound);
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.rebuild_catalog(None);
+    }
+
     /// Stops every upstream and waits for their processes to end.
     pub async fn shutdown(&self) {
         self.shutdown.send_replace(true);
+        // The pump ends when every sender of upstream messages is gone.
+        self.started_with.lock().expect("start lock").take();
         let tasks: Vec<_> = std::mem::take(&mut *self.tasks.lock().expect("tasks lock"));
         for task in tasks {
             let _ = task.await;

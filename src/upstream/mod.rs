@@ -130,6 +130,8 @@ pub struct Upstream {
     live: RwLock<Option<Live>>,
     tools: RwLock<Arc<Vec<ToolDef>>>,
     stderr_tail: Mutex<VecDeque<String>>,
+    /// Stops this upstream's supervisor alone (the org profile blocked it).
+    halt: Mutex<Option<watch::Sender<bool>>>,
     /// OAuth state of a remote upstream (made on first connect).
     auth: std::sync::OnceLock<Option<Arc<crate::auth::ServerAuth>>>,
     /// Secret values this upstream was given: blanked out of its stderr
@@ -165,6 +167,7 @@ impl Upstream {
             stderr_tail: Mutex::new(VecDeque::new()),
             secret_values: Mutex::new(Vec::new()),
             auth: std::sync::OnceLock::new(),
+            halt: Mutex::new(None),
             started: Mutex::new(None),
         })
     }
@@ -204,6 +207,38 @@ impl Upstream {
     pub(crate) fn block(&self, why: String) {
         *self.tools.write().expect("tools lock") = Arc::new(Vec::new());
         self.state.send_replace(State::Blocked(why));
+    }
+
+    /// Lets a blocked upstream start again (a new profile allows it).
+    pub(crate) fn unblock(&self) {
+        let state = if self.config.enabled() {
+            State::Idle
+        } else {
+            State::Disabled
+        };
+        self.state.send_replace(state);
+    }
+
+    /// The stop signal of a new supervisor: set by the manager's shutdown or
+    /// by [`Upstream::halt`].
+    pub(crate) fn new_halt(&self, mut shutdown: watch::Receiver<bool>) -> watch::Receiver<bool> {
+        let (tx, rx) = watch::channel(false);
+        let forward = tx.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = shutdown.wait_for(|s| *s) => { forward.send_replace(true); }
+                () = forward.closed() => {}
+            }
+        });
+        *self.halt.lock().expect("halt lock") = Some(tx);
+        rx
+    }
+
+    /// Stops this upstream's supervisor (and its process), alone.
+    pub(crate) fn halt(&self) {
+        if let Some(tx) = self.halt.lock().expect("halt lock").take() {
+            tx.send_replace(true);
+        }
     }
 
     pub fn is_blocked(&self) -> bool {
@@ -365,7 +400,9 @@ pub(crate) async fn supervise(up: Arc<Upstream>, ctx: SupervisorCtx) {
             }
         }
     }
-    up.state.send_replace(State::Stopped);
+    if !up.is_blocked() {
+        up.state.send_replace(State::Stopped);
+    }
 }
 
 /// Waits until new tokens are adopted by this process, or another process

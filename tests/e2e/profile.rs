@@ -900,3 +900,44 @@ fn org_managed_settings_override_the_users_config() {
         done.describe()
     );
 }
+
+/// A running serve puts a newly verified profile in force without a
+/// restart: here `toolgate profile pull` updates the cache and SIGUSR1 tells
+/// serve to re-read it (serve also pulls by itself, in the background, at
+/// start and every `registry.refresh`).
+#[test]
+fn a_new_profile_applies_to_a_running_serve() {
+    let home = Home::new();
+    let org = Org::new(&home);
+    let reg = Registry::start(&home);
+    config_with_registry(&home, &reg, &[&org.public], "");
+    let full = pinned_profile(&home, &org, 1, "");
+    // v1 approves alpha only: control waits for review.
+    let mut v1: toml::Table = toml::from_str(&full).unwrap();
+    v1["servers"]["dyn"]["tools"]
+        .as_table_mut()
+        .unwrap()
+        .remove("control");
+    reg.publish(
+        &org.sign(&home, "v1.toml", &toml::to_string(&v1).unwrap()),
+        true,
+    );
+    ok(&home.run_toolgate(&["profile", "pull"]));
+
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    let names = serve.tool_names();
+    assert_eq!(names, ["dyn__alpha"], "{names:?}");
+
+    reg.publish(
+        &org.sign(&home, "v2.toml", &full.replace("serial = 1", "serial = 2")),
+        true,
+    );
+    ok(&home.run_toolgate(&["profile", "pull"]));
+    // SAFETY: kill(2) on the PID of our own child process.
+    unsafe { libc::kill(serve.pid(), libc::SIGUSR1) };
+    serve.until_notification("notifications/tools/list_changed");
+    let names = serve.tool_names();
+    assert!(names.contains(&"dyn__control".to_string()), "{names:?}");
+    serve.finish();
+}
