@@ -140,6 +140,21 @@ impl Governance {
         }
     }
 
+    /// The pinned tool definitions of a server the profile names, as
+    /// (name, JSON text): what `tools/list` can answer before the server
+    /// starts. `None` when the profile pins no tool of it.
+    pub fn pinned_definitions(&self, server: &str) -> Option<Vec<(String, String)>> {
+        match self.rules.get(server) {
+            Some(Rule::Pinned { tools, .. }) if !tools.is_empty() => Some(
+                tools
+                    .iter()
+                    .map(|(name, t)| (name.clone(), t.definition.clone()))
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+
     /// Checks a server's instructions (the JSON string, or none) against
     /// its pin; `Err` says why the server is blocked.
     pub fn check_instructions(

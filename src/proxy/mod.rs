@@ -135,6 +135,7 @@ pub async fn serve(
     stop: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let (manager, events_rx) = Manager::new(config);
+    manager.set_lazy(true);
     let front = Arc::new(Front {
         out: Arc::new(Outbound::new(output)),
         manager: manager.clone(),
@@ -875,6 +876,28 @@ impl Front {
             );
         };
         let up = &self.manager.upstreams[target.upstream];
+        let mut target = target;
+        if up.live().is_none() && up.state() == State::Idle && up.config.enabled() {
+            // Lazy start: the first call starts the server; its tools are
+            // then checked against their pins before the call goes through.
+            self.manager.ensure_started(target.upstream).await;
+            let catalog = self.manager.catalog();
+            match catalog.names.resolve(&name) {
+                Some(t) => target = t.clone(),
+                None => {
+                    if let Some(w) = catalog.withheld.iter().find(|w| w.exposed == name)
+                        && let Some((why, what)) = w.state.refusal(&up.name, &w.original)
+                    {
+                        events::emit(Event::CallRefused {
+                            method: "tools/call",
+                            name: &name,
+                            reason: &why,
+                        });
+                        return tool_error(&up.name, w.state.label(), &why, &what);
+                    }
+                }
+            }
+        }
         let live = match up.live() {
             Some(live) => live,
             None if matches!(up.state(), State::Starting) => {

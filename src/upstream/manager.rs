@@ -97,6 +97,10 @@ pub struct Manager {
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// What [`Manager::start`] was given, to start upstreams later.
     started_with: Mutex<Option<StartedWith>>,
+    /// Lazy start (serve): an upstream whose tools the org profile pins is
+    /// not started until its first call; its pinned definitions answer
+    /// `tools/list` meanwhile.
+    lazy: std::sync::atomic::AtomicBool,
 }
 
 type StartedWith = (String, mpsc::UnboundedSender<(usize, super::Inbound)>);
@@ -157,6 +161,7 @@ impl Manager {
             shutdown: watch::Sender::new(false),
             tasks: Mutex::new(Vec::new()),
             started_with: Mutex::new(None),
+            lazy: std::sync::atomic::AtomicBool::new(false),
         });
         (manager, rx)
     }
@@ -177,12 +182,43 @@ impl Manager {
         }
         *self.started_with.lock().expect("start lock") =
             Some((init_params.clone(), inbound_tx.clone()));
+        let lazy = self.lazy.load(std::sync::atomic::Ordering::Relaxed);
+        let governance = crate::profile::govern::current();
+        let mut deferred = false;
         for up in &self.upstreams {
             if !up.config.enabled() || up.is_blocked() || !filter(up) {
                 continue;
             }
+            if lazy && let Some(defs) = governance.pinned_definitions(&up.name) {
+                up.set_pinned_tools(&defs);
+                deferred = true;
+                continue;
+            }
             self.spawn_supervisor(up, &init_params, &inbound_tx);
         }
+        if deferred {
+            self.rebuild_catalog(None);
+        }
+    }
+
+    /// Makes [`Manager::start`] defer upstreams the org profile pins (serve
+    /// does; the CLI's diagnostics start what they show).
+    pub fn set_lazy(&self, lazy: bool) {
+        self.lazy.store(lazy, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Starts an upstream that lazy start deferred, and waits until it is
+    /// ready or cannot be (its tools are then checked against their pins).
+    pub async fn ensure_started(self: &Arc<Self>, index: usize) -> Option<super::Live> {
+        let up = self.upstreams[index].clone();
+        if up.state() == State::Idle && up.config.enabled() && !up.is_blocked() {
+            let started = self.started_with.lock().expect("start lock").clone();
+            if let Some((params, inbound)) = started {
+                tracing::info!(server = %up.name, "starting \"{}\" on its first use", up.name);
+                self.spawn_supervisor(&up, &params, &inbound);
+            }
+        }
+        up.wait_ready(up.config.startup_timeout()).await
     }
 
     fn spawn_supervisor(
@@ -241,6 +277,14 @@ impl Manager {
                     }
                 }
                 _ => {}
+            }
+            // A deferred upstream: the new pins are its tools until it runs.
+            if self.lazy.load(std::sync::atomic::Ordering::Relaxed)
+                && up.state() == State::Idle
+                && up.live().is_none()
+                && let Some(defs) = g.pinned_definitions(&up.name)
+            {
+                up.set_pinned_tools(&defs);
             }
         }
         self.rebuild_catalog(None);

@@ -209,6 +209,20 @@ impl Upstream {
         self.state.send_replace(State::Blocked(why));
     }
 
+    /// Tools known from the org profile's pins, before the upstream runs.
+    pub(crate) fn set_pinned_tools(&self, defs: &[(String, String)]) {
+        let tools = defs
+            .iter()
+            .filter_map(|(name, json)| {
+                Some(ToolDef {
+                    name: name.clone(),
+                    raw: RawValue::from_string(json.clone()).ok()?,
+                })
+            })
+            .collect();
+        *self.tools.write().expect("tools lock") = Arc::new(tools);
+    }
+
     /// Lets a blocked upstream start again (a new profile allows it).
     pub(crate) fn unblock(&self) {
         let state = if self.config.enabled() {

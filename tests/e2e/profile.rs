@@ -941,3 +941,47 @@ fn a_new_profile_applies_to_a_running_serve() {
     assert!(names.contains(&"dyn__control".to_string()), "{names:?}");
     serve.finish();
 }
+
+/// Lazy start: with a profile in force, `serve` answers `tools/list` from
+/// the pinned definitions without starting anything; the first call starts
+/// the server (and checks its tools against their pins).
+#[test]
+fn serve_lists_pinned_tools_without_starting_servers() {
+    let home = Home::new();
+    let org = Org::new(&home);
+    let reg = Registry::start(&home);
+    config_with_registry(&home, &reg, &[&org.public], "");
+    let file = org.dir.path().join("draft.toml");
+    std::fs::write(
+        &file,
+        profile(
+            1,
+            FAR,
+            &format!(
+                "[servers.faulty]\ncommand = {}\nargs = [{}]\nenv = {{ FAULTY_PID_FILE = {} }}\n",
+                quote(home.tb.python()),
+                quote(&fixture("faulty")),
+                quote(&home.pid_file().display().to_string())
+            ),
+        ),
+    )
+    .unwrap();
+    ok(&home.run_toolgate(&["profile", "pin", file.to_str().unwrap()]));
+    let text = std::fs::read_to_string(&file).unwrap();
+    reg.publish(&org.sign(&home, "p.toml", &text), true);
+    ok(&home.run_toolgate(&["profile", "pull"]));
+    let _ = std::fs::remove_file(home.pid_file());
+
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    let names = serve.tool_names();
+    assert!(
+        names.contains(&"faulty__ok".to_string()) && names.contains(&"faulty__big".to_string()),
+        "{names:?}"
+    );
+    assert!(home.faulty_pids().is_empty(), "tools/list started a server");
+    let r = serve.result("tools/call", json!({"name": "faulty__ok", "arguments": {}}));
+    assert_eq!(r["content"][0]["text"], "ok", "{r}");
+    assert_eq!(home.faulty_pids().len(), 1, "the first call started it");
+    serve.finish();
+}
