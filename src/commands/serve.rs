@@ -39,7 +39,19 @@ pub fn run(paths: &Paths, args: ServeArgs) -> Result<u8> {
     rt.block_on(async {
         let user = crate::config::Config::load(paths)?.config;
         if user.registry.url.is_some() {
-            tokio::spawn(refresh_profile(paths.clone(), user));
+            // On a thread of its own: fetching (and setting up TLS, which
+            // reads the system's trust store) never competes with the
+            // proxy for its thread.
+            let paths = paths.clone();
+            let spawned = std::thread::Builder::new()
+                .name("toolgate-profile".into())
+                .spawn(move || match super::runtime() {
+                    Ok(rt) => rt.block_on(refresh_profile(paths, user)),
+                    Err(e) => tracing::warn!("cannot refresh the org profile: {e:#}"),
+                });
+            if let Err(e) = spawned {
+                tracing::warn!("cannot refresh the org profile: {e}");
+            }
         }
         match args.listen {
             Some(addr) => {
@@ -105,16 +117,15 @@ async fn refresh_profile(paths: Paths, user: crate::config::Config) {
                 tracing::warn!("could not update the org profile (the one in force stays): {e}")
             }
         }
-        if let registry::State::Active(a) = registry::load(&paths, &user) {
-            let now = crate::auth::now_secs();
-            let expires = crate::profile::parse_time(&a.profile.expires).unwrap_or(0);
-            if expires - now < warn_before {
-                tracing::warn!(
-                    "the org profile (serial {}) expires at {}: it must be renewed (toolgate profile status)",
-                    a.profile.serial,
-                    a.profile.expires
-                );
-            }
+        let governance = crate::profile::govern::current();
+        if let Some(expires) = governance.expires_at
+            && expires - crate::auth::now_secs() < warn_before
+        {
+            tracing::warn!(
+                "the {} expires at {}: it must be renewed (toolgate profile status)",
+                governance.summary,
+                crate::util::rfc3339(expires)
+            );
         }
         #[cfg(unix)]
         {

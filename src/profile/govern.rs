@@ -97,6 +97,8 @@ pub struct Governance {
     pub refuse_all: Option<String>,
     /// A short description, for logs and listings.
     pub summary: String,
+    /// When the profile in force expires (unix seconds), if one is.
+    pub expires_at: Option<i64>,
 }
 
 impl Default for Governance {
@@ -106,6 +108,7 @@ impl Default for Governance {
             unpinned: UnpinnedTools::Allow,
             refuse_all: None,
             summary: "no org profile".into(),
+            expires_at: None,
         }
     }
 }
@@ -125,6 +128,8 @@ impl Governance {
             None | Some(Rule::Free) => ToolState::Ok,
             Some(Rule::Blocked(why)) => ToolState::Blocked(why.clone()),
             Some(Rule::Pinned { tools, .. }) => match tools.get(tool) {
+                // The very bytes that were pinned (lazy start lists them).
+                Some(pinned) if pinned.definition == raw => ToolState::Ok,
                 Some(pinned) => match super::pin::pin(raw) {
                     Ok(p) if p == pinned.pin => ToolState::Ok,
                     _ => ToolState::Drifted(super::pin::drifted_fields(&pinned.definition, raw)),
@@ -205,6 +210,7 @@ pub fn govern(user: &Config, state: &State) -> (Config, Governance) {
                     unpinned: UnpinnedTools::Deny,
                     refuse_all: Some(reason.clone()),
                     summary: reason,
+                    expires_at: None,
                 },
             )
         }
@@ -263,6 +269,7 @@ pub fn govern(user: &Config, state: &State) -> (Config, Governance) {
                     unpinned: p.settings.unpinned_tools,
                     refuse_all: None,
                     summary: format!("org profile of {} serial {}", p.org, p.serial),
+                    expires_at: super::parse_time(&p.expires).ok(),
                 },
             )
         }

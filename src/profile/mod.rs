@@ -236,8 +236,57 @@ impl Profile {
         Ok(profile)
     }
 
+    /// Parses a profile that passed [`Profile::parse`] before (the cache
+    /// holds only such profiles, and its signature is verified again on
+    /// every load): every check but recomputing each pin from its
+    /// definition, which is most of the cost.
+    pub fn parse_verified(text: &str) -> Result<Self, String> {
+        let loose: toml::Table = toml::from_str(text).map_err(|e| {
+            format!(
+                "the profile is not valid TOML: {}",
+                e.to_string().trim_end()
+            )
+        })?;
+        if let Some(min) = loose.get("min_version").and_then(|v| v.as_str())
+            && !version_at_least(min)
+        {
+            return Err(format!(
+                "the profile needs toolgate {min} or newer, and this is {}: update toolgate",
+                env!("CARGO_PKG_VERSION")
+            ));
+        }
+        let profile: Profile = toml::Table::try_into(loose)
+            .map_err(|e| format!("the profile is invalid: {}", e.to_string().trim_end()))?;
+        profile.validate_header()?;
+        Ok(profile)
+    }
+
     /// Checks what types alone cannot.
     pub fn validate(&self) -> Result<(), String> {
+        self.validate_header()?;
+        for (name, s) in &self.servers {
+            for (tool, t) in &s.tools {
+                let computed = pin::pin(&t.definition)
+                    .map_err(|e| format!("servers.{name}.tools.{tool}.definition: {e}"))?;
+                if computed != t.pin {
+                    return Err(format!(
+                        "servers.{name}.tools.{tool}: the pin does not match its definition (the definition's pin is {computed})"
+                    ));
+                }
+                let def: serde_json::Value =
+                    serde_json::from_str(&t.definition).map_err(|e| e.to_string())?;
+                if def.get("name").and_then(|n| n.as_str()) != Some(tool.as_str()) {
+                    return Err(format!(
+                        "servers.{name}.tools.{tool}: the definition's name is not \"{tool}\""
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every check but the pins' agreement with their definitions.
+    fn validate_header(&self) -> Result<(), String> {
         let issued = parse_time(&self.issued).map_err(|e| format!("issued: {e}"))?;
         let expires = parse_time(&self.expires).map_err(|e| format!("expires: {e}"))?;
         if expires <= issued {
@@ -272,20 +321,6 @@ impl Profile {
                 if !valid_pin(&t.pin) {
                     return Err(format!(
                         "servers.{name}.tools.{tool}.pin is not a pin (sha256: and 64 hex digits)"
-                    ));
-                }
-                let computed = pin::pin(&t.definition)
-                    .map_err(|e| format!("servers.{name}.tools.{tool}.definition: {e}"))?;
-                if computed != t.pin {
-                    return Err(format!(
-                        "servers.{name}.tools.{tool}: the pin does not match its definition (the definition's pin is {computed})"
-                    ));
-                }
-                let def: serde_json::Value =
-                    serde_json::from_str(&t.definition).map_err(|e| e.to_string())?;
-                if def.get("name").and_then(|n| n.as_str()) != Some(tool.as_str()) {
-                    return Err(format!(
-                        "servers.{name}.tools.{tool}: the definition's name is not \"{tool}\""
                     ));
                 }
             }

@@ -147,23 +147,41 @@ pub fn check(
     highest: u64,
     now: i64,
 ) -> Result<(Profile, String), String> {
-    let verified = sign::verify(data, sig, keys)?;
-    check_parsed(data, verified.key_id, highest, now)
+    check_with(data, sig, keys, highest, now, true)
 }
 
-fn check_parsed(
+/// As [`check`] for a profile from the cache (which holds only profiles
+/// that passed [`check`]): the signature is verified again, the pins are not
+/// recomputed.
+pub fn check_cached(
     data: &[u8],
-    key_id: String,
+    sig: &str,
+    keys: &[TrustedKey],
     highest: u64,
     now: i64,
 ) -> Result<(Profile, String), String> {
-    let verified = sign::Verified {
-        key_id,
-        trusted_comment: String::new(),
-    };
+    check_with(data, sig, keys, highest, now, false)
+}
+
+/// As [`check`]; `full = false` skips recomputing every pin from its
+/// definition (for the cache, which holds only profiles that passed a full
+/// check, and whose signature is verified again here).
+fn check_with(
+    data: &[u8],
+    sig: &str,
+    keys: &[TrustedKey],
+    highest: u64,
+    now: i64,
+    full: bool,
+) -> Result<(Profile, String), String> {
+    let verified = sign::verify(data, sig, keys)?;
     let text =
         std::str::from_utf8(data).map_err(|_| "the profile is not UTF-8 text".to_string())?;
-    let profile = Profile::parse(text)?;
+    let profile = if full {
+        Profile::parse(text)?
+    } else {
+        Profile::parse_verified(text)?
+    };
     if profile.serial < highest {
         return Err(format!(
             "the profile's serial {} is lower than {highest}, the highest already verified: refused as a rollback",
@@ -198,7 +216,7 @@ pub fn load(paths: &Paths, config: &Config) -> State {
         Err(e) => return State::Missing(e),
     };
     let highest = meta.highest_serial.max(store_highest(paths));
-    match check(&data, &sig, &keys, highest, crate::auth::now_secs()) {
+    match check_with(&data, &sig, &keys, highest, crate::auth::now_secs(), false) {
         Ok((profile, key_id)) => State::Active(Box::new(Active {
             profile,
             key_id,
