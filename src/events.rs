@@ -36,6 +36,8 @@ pub enum Event<'a> {
     ServerCrashed { server: &'a str, error: &'a str },
     /// An upstream's tool list changed while it ran.
     ToolsChanged { server: &'a str, tools: usize },
+    /// The org profile does not let a server run (or blocked it).
+    ServerBlocked { server: &'a str, reason: &'a str },
     /// A tool's definition no longer matches its pin in the org profile.
     ToolDrifted {
         server: &'a str,
@@ -88,6 +90,12 @@ pub fn emit(event: Event<'_>) {
             server,
             tools,
             "server \"{server}\" now lists {tools} tools"
+        ),
+        Event::ServerBlocked { server, reason } => tracing::warn!(
+            target: "toolgate::governance",
+            event = "server.blocked",
+            server,
+            "{reason}"
         ),
         Event::ToolDrifted {
             server,

@@ -136,6 +136,12 @@ impl Manager {
             .collect::<Vec<_>>();
         let (front, rx) = mpsc::unbounded_channel();
         for up in &upstreams {
+            if let State::Blocked(reason) = up.state() {
+                events::emit(Event::ServerBlocked {
+                    server: &up.name,
+                    reason: &reason,
+                });
+            }
             let up: &Arc<Upstream> = up;
             if let Some(auth) = up.auth() {
                 let tx = front.clone();

@@ -205,6 +205,10 @@ impl Upstream {
 
     /// Blocks the upstream for good (the org profile forbids it now).
     pub(crate) fn block(&self, why: String) {
+        crate::events::emit(crate::events::Event::ServerBlocked {
+            server: &self.name,
+            reason: &why,
+        });
         *self.tools.write().expect("tools lock") = Arc::new(Vec::new());
         self.state.send_replace(State::Blocked(why));
     }

@@ -38,7 +38,9 @@ async def elicit(context, params):
 async def main(url: str) -> None:
     home = tempfile.mkdtemp(prefix="toolgate-conformance-")
     with open(os.path.join(home, "config.toml"), "w") as f:
-        f.write(f'[servers.upstream]\nurl = {json.dumps(url)}\nprefix = ""\n')
+        # list_wait: the first tools/list waits for the upstream even when
+        # the machine is busy (the whole suite runs in parallel).
+        f.write(f'[serve]\nlist_wait = "60s"\n\n[servers.upstream]\nurl = {json.dumps(url)}\nprefix = ""\n')
     env = dict(os.environ, TOOLGATE_HOME=home)
     params = StdioServerParameters(command=os.environ["TOOLGATE_BIN"], args=["serve"], env=env)
     async with stdio_client(params) as (read, write):

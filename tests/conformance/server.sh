@@ -42,7 +42,7 @@ direct)
 via)
     home=$(mktemp -d)
     trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$home"' EXIT
-    printf '[servers.everything]\ncommand = "%s"\nprefix = ""\n' "$TESTBED_EVERYTHING" >"$home/config.toml"
+    printf '[serve]\nlist_wait = "60s"\n\n[servers.everything]\ncommand = "%s"\nprefix = ""\n' "$TESTBED_EVERYTHING" >"$home/config.toml"
     TOOLGATE_HOME="$home" "$TOOLGATE_BIN" serve --listen 127.0.0.1:0 --no-token 2>"$home/serve.err" &
     pid=$!
     port=""

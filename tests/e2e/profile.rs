@@ -985,3 +985,59 @@ fn serve_lists_pinned_tools_without_starting_servers() {
     assert_eq!(home.faulty_pids().len(), 1, "the first call started it");
     serve.finish();
 }
+
+/// A cached profile stays in force offline until it expires (plus grace);
+/// `profile status` warns before; after, with `registry.required`, nothing
+/// runs. Time is moved with the test clock, not waited for.
+#[test]
+fn expiry_and_grace_of_the_cached_profile() {
+    let home = Home::new();
+    let org = Org::new(&home);
+    let reg = Registry::start(&home);
+    config_with_registry(&home, &reg, &[&org.public], "required = true");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let expires = toolgate::util::rfc3339(now + 86_400);
+    let text = pinned_profile(&home, &org, 1, "").replace(FAR, &expires);
+    let text = text.replace("serial = 1", "serial = 1\ngrace = \"48h\"");
+    reg.publish(&org.sign(&home, "p.toml", &text), true);
+    ok(&home.run_toolgate(&["profile", "pull"]));
+    let clock = home.path().join("clock");
+    let at = |offset: i64, args: &[&str]| {
+        std::fs::write(&clock, offset.to_string()).unwrap();
+        let mut c = home.toolgate(args);
+        c.env("TOOLGATE_TEST_CLOCK_FILE", &clock);
+        run_bounded(c, Duration::from_secs(60))
+    };
+    let s: Value = serde_json::from_str(&at(0, &["profile", "status", "--json"]).stdout).unwrap();
+    assert_eq!(s["state"], "active", "{s}");
+    assert!(
+        s["warning"].as_str().unwrap().contains("expires in 0 days"),
+        "{s}"
+    );
+    // Expired, but within its grace: still in force, saying so.
+    let s: Value =
+        serde_json::from_str(&at(2 * 86_400, &["profile", "status", "--json"]).stdout).unwrap();
+    assert_eq!(s["state"], "active", "{s}");
+    assert!(s["warning"].as_str().unwrap().contains("grace"), "{s}");
+    // Past the grace: no profile, and required means nothing runs.
+    let done = at(4 * 86_400, &["profile", "status", "--json"]);
+    let s: Value = serde_json::from_str(&done.stdout).unwrap();
+    assert_eq!(s["state"], "missing", "{s}");
+    assert!(s["reason"].as_str().unwrap().contains("expired"), "{s}");
+    // The profile's servers are gone with it: nothing is started.
+    let done = at(4 * 86_400, &["servers", "--json"]);
+    let report: Value = serde_json::from_str(&done.stdout).unwrap();
+    assert_eq!(report["servers"], json!([]), "{}", done.describe());
+    // A server of the user's own is blocked, saying why.
+    let mut text = std::fs::read_to_string(home.config_file()).unwrap();
+    text.push_str("\n[servers.mine]\ncommand = \"/bin/cat\"\n");
+    home.write_raw_config(&text);
+    let done = at(4 * 86_400, &["servers", "--json"]);
+    let report: Value = serde_json::from_str(&done.stdout).unwrap();
+    let row = crate::support::server_row(&report, "mine");
+    assert_eq!(row["state"], "blocked", "{}", done.describe());
+    assert!(row["error"].as_str().unwrap().contains("expired"), "{row}");
+}
