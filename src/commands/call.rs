@@ -80,7 +80,7 @@ async fn call(
     let catalog = manager.catalog();
     let Some(target) = catalog.names.resolve(tool) else {
         let unavailable: Vec<String> = manager
-            .upstreams
+            .upstreams()
             .iter()
             .filter(|u| u.config.enabled() && u.live().is_none())
             .map(|u| u.unavailable_reason())
@@ -93,7 +93,7 @@ async fn call(
             .hint("`toolgate tools` lists the exposed tool names")
             .into());
     };
-    let up = &manager.upstreams[target.upstream];
+    let up = &manager.upstreams()[target.upstream];
     let live = up
         .live()
         .ok_or_else(|| UserError::problem(up.unavailable_reason()))?;

@@ -255,7 +255,7 @@ fn pin(paths: &Paths, a: ProfileFileArgs) -> Result<u8> {
     let found = rt.block_on(async {
         let manager = super::connect(&config, |_| true).await;
         let found: Vec<_> = manager
-            .upstreams
+            .upstreams()
             .iter()
             .map(|u| {
                 let live = u.live();

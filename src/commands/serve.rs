@@ -91,22 +91,8 @@ async fn refresh_profile(paths: Paths, user: crate::config::Config) {
         .registry
         .warn_before
         .map_or(7 * 86_400, |d| d.0.as_secs() as i64);
-    let servers_of = |state: &registry::State| {
-        crate::profile::govern::govern(&user, state)
-            .0
-            .servers
-            .into_iter()
-            .map(|(name, s)| (name, (s.command, s.args, s.url, s.env, s.headers)))
-            .collect::<std::collections::BTreeMap<_, _>>()
-    };
-    let at_start = servers_of(&registry::load(&paths, &user));
     let reload = |why: &str| {
         let state = registry::load(&paths, &user);
-        if servers_of(&state) != at_start {
-            tracing::warn!(
-                "the new org profile adds servers or changes how they start; that part applies when toolgate restarts (pins, blocks and settings apply now)"
-            );
-        }
         if let registry::State::Active(a) = &state {
             tracing::info!(
                 serial = a.profile.serial,

@@ -25,7 +25,7 @@ pub fn run(paths: &Paths, args: ServersArgs) -> Result<u8> {
     let rows = rt.block_on(async {
         let manager = super::connect(&config, |_| true).await;
         let rows: Vec<_> = manager
-            .upstreams
+            .upstreams()
             .iter()
             .map(|u| {
                 let state = u.state();

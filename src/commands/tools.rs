@@ -47,7 +47,7 @@ pub fn run(paths: &Paths, args: ToolsArgs) -> Result<u8> {
                 let d: Described = serde_json::from_str(&t.json).unwrap_or_default();
                 json!({
                     "name": t.exposed,
-                    "server": &*manager.upstreams[t.upstream].name,
+                    "server": &*manager.upstreams()[t.upstream].name,
                     "original": t.original,
                     "title": d.title,
                     "description": d.description,
@@ -56,7 +56,7 @@ pub fn run(paths: &Paths, args: ToolsArgs) -> Result<u8> {
                 })
             })
             .chain(catalog.withheld.iter().map(|w| {
-                let server = &*manager.upstreams[w.upstream].name;
+                let server = &*manager.upstreams()[w.upstream].name;
                 json!({
                     "name": w.exposed,
                     "server": server,
@@ -69,7 +69,7 @@ pub fn run(paths: &Paths, args: ToolsArgs) -> Result<u8> {
             }))
             .collect();
         let blocked: Vec<_> = manager
-            .upstreams
+            .upstreams()
             .iter()
             .filter(|u| args.server.as_deref().is_none_or(|o| o == &*u.name))
             .filter_map(|u| match u.state() {
@@ -80,7 +80,7 @@ pub fn run(paths: &Paths, args: ToolsArgs) -> Result<u8> {
             })
             .collect();
         let unavailable: Vec<_> = manager
-            .upstreams
+            .upstreams()
             .iter()
             .filter(|u| u.config.enabled() && args.server.as_deref().is_none_or(|o| o == &*u.name))
             .filter(|u| u.live().is_none() && !u.is_blocked())

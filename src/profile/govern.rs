@@ -99,6 +99,9 @@ pub struct Governance {
     pub summary: String,
     /// When the profile in force expires (unix seconds), if one is.
     pub expires_at: Option<i64>,
+    /// The servers in effect under the profile in force (its own, and the
+    /// user's where allowed); `None` when no profile is in force.
+    pub servers: Option<BTreeMap<String, crate::config::ServerConfig>>,
 }
 
 impl Default for Governance {
@@ -109,6 +112,7 @@ impl Default for Governance {
             refuse_all: None,
             summary: "no org profile".into(),
             expires_at: None,
+            servers: None,
         }
     }
 }
@@ -211,6 +215,7 @@ pub fn govern(user: &Config, state: &State) -> (Config, Governance) {
                     refuse_all: Some(reason.clone()),
                     summary: reason,
                     expires_at: None,
+                    servers: None,
                 },
             )
         }
@@ -262,6 +267,7 @@ pub fn govern(user: &Config, state: &State) -> (Config, Governance) {
                 };
                 rules.insert(name.clone(), rule);
             }
+            let servers = config.servers.clone();
             (
                 config,
                 Governance {
@@ -270,6 +276,7 @@ pub fn govern(user: &Config, state: &State) -> (Config, Governance) {
                     refuse_all: None,
                     summary: format!("org profile of {} serial {}", p.org, p.serial),
                     expires_at: super::parse_time(&p.expires).ok(),
+                    servers: Some(servers),
                 },
             )
         }

@@ -411,7 +411,7 @@ impl Front {
                 }
             }
             "notifications/roots/list_changed" => {
-                for up in &self.manager.upstreams {
+                for up in self.manager.upstreams().iter() {
                     if let Some(live) = up.live() {
                         let _ = live.conn.notify(method, None).await;
                     }
@@ -437,7 +437,7 @@ impl Front {
             );
             return;
         };
-        if let Some(live) = self.manager.upstreams[upstream].live() {
+        if let Some(live) = self.manager.upstreams()[upstream].live() {
             live.conn.respond(&upstream_id, outcome).await;
         }
     }
@@ -515,7 +515,7 @@ impl Front {
                 "notifications/message" => {
                     // Log messages name the server they came from when they
                     // do not name a logger themselves.
-                    let server = &self.manager.upstreams[upstream].name;
+                    let server = &self.manager.upstreams()[upstream].name;
                     let params = params.as_deref().map(|p| match jsonrpc::shallow(p) {
                         Ok(mut m) if jsonrpc::member(&m, "logger").is_none() => {
                             jsonrpc::set_member(&mut m, "logger", jsonrpc::raw(&**server));
@@ -558,7 +558,7 @@ impl Front {
         if !supports_url {
             return;
         }
-        let server = &self.manager.upstreams[upstream].name;
+        let server = &self.manager.upstreams()[upstream].name;
         let n = self.next_relay.fetch_add(1, Ordering::Relaxed);
         let params = json!({
             "mode": "url",
@@ -589,7 +589,7 @@ impl Front {
             "roots/list" => Some("roots"),
             _ => None,
         };
-        let up = &self.manager.upstreams[upstream];
+        let up = &self.manager.upstreams()[upstream];
         let Some(live) = up.live() else { return };
         let allowed = needs.is_some_and(|cap| self.client_declared(cap));
         if !allowed {
@@ -718,9 +718,9 @@ impl Front {
         let mut members = jsonrpc::shallow(params?).ok()?;
         let name: String = serde_json::from_str(jsonrpc::member(&members, "name")?.get()).ok()?;
         let target = self.manager.catalog().names.resolve(&name).cloned()?;
-        let live = self.manager.upstreams[target.upstream].live()?;
+        let live = self.manager.upstreams()[target.upstream].live()?;
         jsonrpc::set_member(&mut members, "name", jsonrpc::raw(&target.original));
-        let timeout = self.manager.upstreams[target.upstream].config.timeout();
+        let timeout = self.manager.upstreams()[target.upstream].config.timeout();
         let started = self.start_call(id, &live.conn, members, timeout).await;
         self.spawn_request(id, move |front, cancelled| async move {
             front
@@ -768,7 +768,7 @@ impl Front {
         conn: Arc<crate::upstream::Connection>,
         cancelled: impl std::future::Future<Output = ()>,
     ) -> Answer {
-        let up = &self.manager.upstreams[target.upstream];
+        let up = &self.manager.upstreams()[target.upstream];
         let reply = match started {
             Ok(waiting) => conn.wait(waiting, cancelled).await,
             Err(e) => Err(e),
@@ -848,7 +848,7 @@ impl Front {
         if target.is_none() {
             let catalog = self.manager.catalog();
             if let Some(w) = catalog.withheld.iter().find(|w| w.exposed == name) {
-                let server = &self.manager.upstreams[w.upstream].name;
+                let server = &self.manager.upstreams()[w.upstream].name;
                 if let Some((why, what)) = w.state.refusal(server, &w.original) {
                     events::emit(Event::CallRefused {
                         method: "tools/call",
@@ -875,7 +875,7 @@ impl Front {
                 "list the tools again (tools/list); toolgate exposes tools as SERVER__tool",
             );
         };
-        let up = &self.manager.upstreams[target.upstream];
+        let up = &self.manager.upstreams()[target.upstream];
         let mut target = target;
         if up.live().is_none() && up.state() == State::Idle && up.config.enabled() {
             // Lazy start: the first call starts the server; its tools are
@@ -923,7 +923,7 @@ impl Front {
             }
         };
         jsonrpc::set_member(&mut members, "name", jsonrpc::raw(&target.original));
-        let timeout = self.manager.upstreams[target.upstream].config.timeout();
+        let timeout = self.manager.upstreams()[target.upstream].config.timeout();
         let started = self.start_call(id, &live.conn, members, timeout).await;
         self.finish_call(&target, started, live.conn.clone(), cancelled)
             .await
@@ -957,7 +957,7 @@ impl Front {
                 .collect(),
             None => self
                 .manager
-                .upstreams
+                .upstreams()
                 .iter()
                 .filter(|u| u.live().is_some_and(|l| l.init.has(capability)))
                 .map(|u| (u.index, None))
@@ -965,7 +965,7 @@ impl Front {
         };
         let mut handles = Vec::with_capacity(targets.len());
         for (index, cur) in targets {
-            let up = self.manager.upstreams[index].clone();
+            let up = self.manager.upstreams()[index].clone();
             let method = method.to_owned();
             handles.push(tokio::spawn(async move {
                 let live = up.live()?;
@@ -992,7 +992,7 @@ impl Front {
             let page: crate::upstream::Page = match serde_json::from_str(raw.get()) {
                 Ok(p) => p,
                 Err(e) => {
-                    tracing::warn!(server = %self.manager.upstreams[index].name, "malformed {method} result: {e}");
+                    tracing::warn!(server = %self.manager.upstreams()[index].name, "malformed {method} result: {e}");
                     continue;
                 }
             };
@@ -1005,7 +1005,7 @@ impl Front {
                 items.push(self.adopt_item(field, index, &item));
             }
             if let Some(c) = page.next_cursor.filter(|c| !c.is_empty()) {
-                next.insert(self.manager.upstreams[index].name.to_string(), c);
+                next.insert(self.manager.upstreams()[index].name.to_string(), c);
             }
         }
         let mut out = format!("{{\"{field}\":[{}]", items.join(","));
@@ -1248,7 +1248,7 @@ impl Front {
         let params = params
             .ok_or_else(|| RpcError::new(code::INVALID_PARAMS, "logging/setLevel needs a level"))?;
         self.manager.set_log_level(params.get());
-        for up in &self.manager.upstreams {
+        for up in self.manager.upstreams().iter() {
             let Some(live) = up.live() else { continue };
             if !live.init.has("logging") {
                 continue;
@@ -1279,7 +1279,7 @@ impl Front {
         members: Vec<(String, Box<RawValue>)>,
         cancelled: impl std::future::Future<Output = ()>,
     ) -> Result<Answer, RpcError> {
-        let up = &self.manager.upstreams[index];
+        let up = &self.manager.upstreams()[index];
         let live = match up.live() {
             Some(l) => l,
             None => up

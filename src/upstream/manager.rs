@@ -82,7 +82,9 @@ pub struct Catalog {
 
 /// All upstreams of one configuration.
 pub struct Manager {
-    pub upstreams: Vec<Arc<Upstream>>,
+    /// Every upstream, by index (indices never change; a new org profile
+    /// may add upstreams at the end, or replace one in place).
+    upstream_list: RwLock<Arc<Vec<Arc<Upstream>>>>,
     pub settings: ServeSettings,
     catalog: RwLock<Arc<Catalog>>,
     prompt_names: Mutex<HashMap<String, Target>>,
@@ -104,6 +106,27 @@ pub struct Manager {
 }
 
 type StartedWith = (String, mpsc::UnboundedSender<(usize, super::Inbound)>);
+
+/// Readies a new upstream: reports it if blocked, and lets its logins
+/// offer their URL to the IDE.
+fn prepare(up: &Arc<Upstream>, front: &mpsc::UnboundedSender<FrontEvent>) {
+    if let State::Blocked(reason) = up.state() {
+        events::emit(Event::ServerBlocked {
+            server: &up.name,
+            reason: &reason,
+        });
+    }
+    if let Some(auth) = up.auth() {
+        let tx = front.clone();
+        let index = up.index;
+        auth.set_url_hook(Arc::new(move |url: &str| {
+            let _ = tx.send(FrontEvent::LoginUrl {
+                upstream: index,
+                url: url.to_string(),
+            });
+        }));
+    }
+}
 
 /// Applies each new governance (a newly verified org profile) to the
 /// manager, until shutdown.
@@ -136,26 +159,10 @@ impl Manager {
             .collect::<Vec<_>>();
         let (front, rx) = mpsc::unbounded_channel();
         for up in &upstreams {
-            if let State::Blocked(reason) = up.state() {
-                events::emit(Event::ServerBlocked {
-                    server: &up.name,
-                    reason: &reason,
-                });
-            }
-            let up: &Arc<Upstream> = up;
-            if let Some(auth) = up.auth() {
-                let tx = front.clone();
-                let index = up.index;
-                auth.set_url_hook(Arc::new(move |url: &str| {
-                    let _ = tx.send(FrontEvent::LoginUrl {
-                        upstream: index,
-                        url: url.to_string(),
-                    });
-                }));
-            }
+            prepare(up, &front);
         }
         let manager = Arc::new(Self {
-            upstreams,
+            upstream_list: RwLock::new(Arc::new(upstreams)),
             settings: config.serve.clone(),
             catalog: RwLock::new(Arc::new(Catalog::default())),
             prompt_names: Mutex::new(HashMap::new()),
@@ -170,6 +177,11 @@ impl Manager {
             lazy: std::sync::atomic::AtomicBool::new(false),
         });
         (manager, rx)
+    }
+
+    /// Every upstream, by index: a snapshot.
+    pub fn upstreams(&self) -> Arc<Vec<Arc<Upstream>>> {
+        self.upstream_list.read().expect("upstreams lock").clone()
     }
 
     /// Starts the enabled upstreams accepted by `filter`, all in parallel.
@@ -191,7 +203,7 @@ impl Manager {
         let lazy = self.lazy.load(std::sync::atomic::Ordering::Relaxed);
         let governance = crate::profile::govern::current();
         let mut deferred = false;
-        for up in &self.upstreams {
+        for up in self.upstreams().iter() {
             if !up.config.enabled() || up.is_blocked() || !filter(up) {
                 continue;
             }
@@ -216,7 +228,7 @@ impl Manager {
     /// Starts an upstream that lazy start deferred, and waits until it is
     /// ready or cannot be (its tools are then checked against their pins).
     pub async fn ensure_started(self: &Arc<Self>, index: usize) -> Option<super::Live> {
-        let up = self.upstreams[index].clone();
+        let up = self.upstreams()[index].clone();
         if up.state() == State::Idle && up.config.enabled() && !up.is_blocked() {
             let started = self.started_with.lock().expect("start lock").clone();
             if let Some((params, inbound)) = started {
@@ -265,14 +277,73 @@ impl Manager {
     /// tool against the new pins, and announces the change.
     pub fn apply_governance(self: &Arc<Self>) {
         let g = crate::profile::govern::current();
-        for up in &self.upstreams {
+        let mut to_start = Vec::new();
+        if let Some(servers) = &g.servers {
+            // The servers the new profile puts in effect: changed ones are
+            // replaced in place (same index), new ones appended, and ones no
+            // longer in effect stopped.
+            let mut list: Vec<Arc<Upstream>> = self.upstreams().iter().cloned().collect();
+            let mut changed = false;
+            for (name, cfg) in servers {
+                match list.iter().position(|u| &*u.name == name.as_str()) {
+                    Some(i) if list[i].config == *cfg => {}
+                    Some(i) => {
+                        tracing::info!(server = %name, "the org profile changed how \"{name}\" starts: restarting it");
+                        list[i].halt();
+                        list[i] = Upstream::new(i, name, cfg.clone());
+                        prepare(&list[i], &self.front);
+                        to_start.push(i);
+                        changed = true;
+                    }
+                    None => {
+                        let i = list.len();
+                        tracing::info!(server = %name, "the org profile adds \"{name}\"");
+                        list.push(Upstream::new(i, name, cfg.clone()));
+                        prepare(&list[i], &self.front);
+                        to_start.push(i);
+                        changed = true;
+                    }
+                }
+            }
+            for up in &list {
+                if !servers.contains_key(&*up.name) && !up.is_blocked() {
+                    up.halt();
+                    up.block(format!(
+                        "blocked by org profile: \"{}\" is no longer an approved server",
+                        up.name
+                    ));
+                }
+            }
+            if changed {
+                *self.upstream_list.write().expect("upstreams lock") = Arc::new(list);
+            }
+        }
+        let started = self.started_with.lock().expect("start lock").clone();
+        if let Some((params, inbound)) = &started {
+            let upstreams = self.upstreams();
+            for i in to_start {
+                let up = &upstreams[i];
+                if !up.config.enabled() || up.is_blocked() {
+                    continue;
+                }
+                if self.lazy.load(std::sync::atomic::Ordering::Relaxed)
+                    && let Some(defs) = g.pinned_definitions(&up.name)
+                {
+                    up.set_pinned_tools(&defs);
+                } else {
+                    self.spawn_supervisor(up, params, inbound);
+                }
+            }
+        }
+        for up in self.upstreams().iter() {
             match (g.blocked(&up.name), up.is_blocked()) {
                 (Some(why), false) => {
                     tracing::warn!(server = %up.name, "{why}");
                     up.halt();
                     up.block(why.to_string());
                 }
-                (None, true) => {
+                // Not for an upstream the profile no longer names.
+                (None, true) if g.servers.as_ref().is_none_or(|s| s.contains_key(&*up.name)) => {
                     up.unblock();
                     let started = self.started_with.lock().expect("start lock").clone();
                     if let Some((params, inbound)) = started
@@ -307,8 +378,8 @@ impl Manager {
         }
     }
 
-    pub fn by_name(&self, name: &str) -> Option<&Arc<Upstream>> {
-        self.upstreams.iter().find(|u| &*u.name == name)
+    pub fn by_name(&self, name: &str) -> Option<Arc<Upstream>> {
+        self.upstreams().iter().find(|u| &*u.name == name).cloned()
     }
 
     /// The current catalog.
@@ -320,7 +391,8 @@ impl Manager {
     /// failed once), or `limit` passes. Upstreams never started (idle) are
     /// not waited for.
     pub async fn settle(&self, limit: Duration) {
-        let waits = self.upstreams.iter().map(|u| {
+        let upstreams = self.upstreams();
+        let waits = upstreams.iter().map(|u| {
             let mut rx = u.watch_state();
             async move {
                 let _ = rx.wait_for(|s| !matches!(s, State::Starting)).await;
@@ -336,7 +408,7 @@ impl Manager {
 
     /// Whether any upstream is still starting.
     pub fn any_starting(&self) -> bool {
-        self.upstreams
+        self.upstreams()
             .iter()
             .any(|u| matches!(u.state(), State::Starting))
     }
@@ -357,7 +429,7 @@ impl Manager {
     }
 
     fn announce_ready(&self, index: usize) {
-        let up = &self.upstreams[index];
+        let up = &self.upstreams()[index];
         let Some(live) = up.live() else { return };
         if let Some((_, took)) = *up.started.lock().expect("lock") {
             events::emit(Event::ServerReady {
@@ -427,9 +499,10 @@ impl Manager {
     /// Recomputes the catalog from every upstream's tools, and tells the
     /// front when what it exposes changed.
     fn rebuild_catalog(&self, changed: Option<usize>) {
-        let lists: Vec<_> = self.upstreams.iter().map(|u| u.tools()).collect();
+        let upstreams = self.upstreams();
+        let lists: Vec<_> = upstreams.iter().map(|u| u.tools()).collect();
         let mut entries = Vec::new();
-        for (i, up) in self.upstreams.iter().enumerate() {
+        for (i, up) in upstreams.iter().enumerate() {
             for tool in lists[i].iter() {
                 entries.push((i, &*up.name, up.prefix(), tool.name.as_str(), &tool.raw));
             }
@@ -486,10 +559,10 @@ impl Manager {
                     .any(|(a, b)| a.json != b.json || a.upstream != b.upstream)
         };
         if let Some(i) = changed
-            && self.upstreams[i].state() == State::Ready
+            && self.upstreams()[i].state() == State::Ready
         {
             events::emit(Event::ToolsChanged {
-                server: &self.upstreams[i].name,
+                server: &self.upstreams()[i].name,
                 tools: lists[i].len(),
             });
         }
@@ -500,7 +573,7 @@ impl Manager {
 
     /// Re-fetches one upstream's tools after it said they changed.
     async fn refresh_tools(&self, index: usize) {
-        let up = &self.upstreams[index];
+        let up = &self.upstreams()[index];
         let Some(live) = up.live() else { return };
         match list_all_tools(&live.conn, up.config.startup_timeout()).await {
             Ok(tools) => {
@@ -515,7 +588,7 @@ impl Manager {
 
     /// The exposed name of an upstream's prompt, remembered for the way back.
     pub fn expose_prompt(&self, upstream: usize, original: &str) -> String {
-        let up = &self.upstreams[upstream];
+        let up = &self.upstreams()[upstream];
         let max = self.settings.max_name_length;
         let mut map = self.prompt_names.lock().expect("prompt lock");
         let target = Target {
@@ -536,7 +609,7 @@ impl Manager {
         if let Some(t) = self.prompt_names.lock().expect("prompt lock").get(exposed) {
             return Some(t.clone());
         }
-        self.upstreams
+        self.upstreams()
             .iter()
             .filter(|u| u.config.enabled() && !u.prefix().is_empty())
             .find_map(|u| {
@@ -577,7 +650,7 @@ impl Manager {
                 out.push(*u);
             }
         }
-        for up in &self.upstreams {
+        for up in self.upstreams().iter() {
             if let Some(live) = up.live()
                 && live.init.has("resources")
                 && !out.contains(&up.index)

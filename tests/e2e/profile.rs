@@ -939,6 +939,40 @@ fn a_new_profile_applies_to_a_running_serve() {
     serve.until_notification("notifications/tools/list_changed");
     let names = serve.tool_names();
     assert!(names.contains(&"dyn__control".to_string()), "{names:?}");
+
+    // v3 adds a server (dyn2: the same fixture, its own pins): it appears
+    // without a restart, and works.
+    let dyn2 = full
+        .replace("serial = 1", "serial = 3")
+        .replace("[servers.dyn", "[servers.dyn2");
+    let v3 = format!("{full}\n{}", &dyn2[dyn2.find("[servers.dyn2]").unwrap()..])
+        .replace("serial = 1", "serial = 3");
+    reg.publish(&org.sign(&home, "v3.toml", &v3), true);
+    ok(&home.run_toolgate(&["profile", "pull"]));
+    unsafe { libc::kill(serve.pid(), libc::SIGUSR1) };
+    serve.until_notification("notifications/tools/list_changed");
+    let names = serve.tool_names();
+    assert!(names.contains(&"dyn2__alpha".to_string()), "{names:?}");
+    let r = serve.result(
+        "tools/call",
+        json!({"name": "dyn2__alpha", "arguments": {"text": "hi"}}),
+    );
+    assert_ne!(r["isError"], true, "{r}");
+
+    // v4 drops the first server: it goes, without a restart.
+    let v4 = format!(
+        "{}{}",
+        &v3[..v3.find("[servers.dyn]").unwrap()],
+        &v3[v3.find("[servers.dyn2]").unwrap()..]
+    )
+    .replace("serial = 3", "serial = 4");
+    reg.publish(&org.sign(&home, "v4.toml", &v4), true);
+    ok(&home.run_toolgate(&["profile", "pull"]));
+    unsafe { libc::kill(serve.pid(), libc::SIGUSR1) };
+    serve.until_notification("notifications/tools/list_changed");
+    let names = serve.tool_names();
+    assert!(!names.iter().any(|n| n.starts_with("dyn__")), "{names:?}");
+    assert!(names.contains(&"dyn2__alpha".to_string()), "{names:?}");
     serve.finish();
 }
 
