@@ -62,6 +62,31 @@ pub enum Command {
     /// show, verify).
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// The policy in force: what it decides for a call, and why.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Show the decision for a call and every rule that took part.
+    #[command(
+        after_help = "Examples:\n  toolgate policy explain github__delete_repo --args '{\"repo\":\"x\"}'\n  toolgate policy explain filesystem/write_file --args '{\"path\":\"/etc/hosts\"}' --json"
+    )]
+    Explain(PolicyExplainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyExplainArgs {
+    /// The tool: its exposed name (PREFIX__tool) or SERVER/TOOL with the
+    /// upstream's own tool name.
+    pub tool: String,
+    /// The call's arguments, a JSON object.
+    #[arg(long, default_value = "{}")]
+    pub args: String,
+    /// Print JSON (a documented shape with a "version" field).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -44,6 +44,12 @@ pub enum Event<'a> {
         tool: &'a str,
         fields: &'a [String],
     },
+    /// A call the policy lets through but flags (`observe`).
+    CallObserved {
+        server: &'a str,
+        tool: &'a str,
+        rule: &'a str,
+    },
     /// A request was refused before reaching any upstream.
     CallRefused {
         method: &'a str,
@@ -108,6 +114,14 @@ pub fn emit(event: Event<'_>) {
             tool,
             "the tool \"{tool}\" of \"{server}\" no longer matches its pin (changed: {}); withheld",
             fields.join(", ")
+        ),
+        Event::CallObserved { server, tool, rule } => tracing::info!(
+            target: "toolgate::governance",
+            event = "call.observed",
+            server,
+            tool,
+            rule,
+            "the call to \"{tool}\" of \"{server}\" is allowed and flagged (policy: {rule})"
         ),
         Event::CallRefused {
             method,

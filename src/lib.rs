@@ -17,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod jsonrpc;
 pub mod logging;
+pub mod policy;
 pub mod profile;
 pub mod proxy;
 pub mod secrets;

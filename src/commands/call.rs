@@ -94,6 +94,23 @@ async fn call(
             .into());
     };
     let up = &manager.upstreams()[target.upstream];
+    // The same policy as `serve` applies.
+    if let Some(policy) = crate::policy::current() {
+        let definition: Option<Value> = catalog
+            .tools
+            .iter()
+            .find(|t| t.upstream == target.upstream && t.original == target.original)
+            .and_then(|t| serde_json::from_str(&t.json).ok());
+        let call = crate::policy::Call {
+            server: &up.name,
+            tool: &target.original,
+            args: &arguments,
+            definition: definition.as_ref(),
+        };
+        if let crate::policy::Outcome::Refuse { message, hint, .. } = policy.check_call(&call) {
+            return Err(UserError::problem(message).hint(hint).into());
+        }
+    }
     let live = up
         .live()
         .ok_or_else(|| UserError::problem(up.unavailable_reason()))?;

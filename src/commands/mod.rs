@@ -3,6 +3,7 @@
 pub mod add;
 pub mod auth;
 pub mod call;
+pub mod policy;
 pub mod profile;
 pub mod remove;
 pub mod secret;
@@ -30,6 +31,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Logout(args) => auth::logout(&paths, args),
         Command::Auth(crate::cli::AuthCommand::Status(args)) => auth::status(&paths, args),
         Command::Profile(cmd) => profile::run(&paths, cmd),
+        Command::Policy(crate::cli::PolicyCommand::Explain(args)) => policy::explain(&paths, args),
     }
 }
 
@@ -67,9 +69,27 @@ pub fn load(paths: &Paths) -> Result<Loaded> {
     ));
     let state = crate::profile::registry::load(paths, &loaded.config);
     let (config, governance) = crate::profile::govern::govern(&loaded.config, &state);
+    install_policy(&loaded.config, &state)?;
     crate::profile::govern::install(governance);
     loaded.config = config;
     Ok(loaded)
+}
+
+/// Compiles and installs the policy for a profile state. A policy that
+/// does not compile is an error: governance fails closed.
+pub fn install_policy(user: &Config, state: &crate::profile::registry::State) -> Result<()> {
+    match crate::profile::govern::policy_for(user, state) {
+        Ok(Some(p)) => crate::policy::install(p),
+        Ok(None) => crate::policy::clear(),
+        Err(e) => {
+            return Err(
+                crate::error::UserError::new(format!("the policy is invalid: {e}"))
+                    .hint("fix [policy] (toolgate profile lint checks the org's)")
+                    .into(),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Loads the user's config as written, without applying an org profile.

@@ -102,6 +102,11 @@ async fn refresh_profile(paths: Paths, user: crate::config::Config) {
             );
         }
         let (_, governance) = crate::profile::govern::govern(&user, &state);
+        if let Err(e) = super::install_policy(&user, &state) {
+            // Fail closed: a policy that does not compile denies everything.
+            tracing::error!("{e:#}");
+            crate::policy::install_deny_all(format!("{e:#}"));
+        }
         crate::profile::govern::install(governance);
     };
     #[cfg(unix)]

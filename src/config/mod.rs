@@ -87,6 +87,9 @@ pub struct Config {
     /// The org's profile registry (see [`crate::profile`]).
     #[serde(default)]
     pub registry: crate::profile::registry::RegistrySettings,
+    /// The user's own policy rules (see [`crate::policy`]): in force alone
+    /// without an org profile, and only where stricter under one.
+    pub policy: Option<crate::policy::PolicyConfig>,
 }
 
 /// `[serve]`: settings of the proxy.

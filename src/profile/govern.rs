@@ -298,6 +298,43 @@ static CURRENT: RwLock<Option<Arc<Governance>>> = RwLock::new(None);
 static GENERATION: std::sync::LazyLock<tokio::sync::watch::Sender<u64>> =
     std::sync::LazyLock::new(|| tokio::sync::watch::Sender::new(0));
 
+/// The policy that goes with a profile state and the user's config: the
+/// org's rules (the user's may only tighten them), or the user's alone
+/// without a profile.
+pub fn policy_for(user: &Config, state: &State) -> Result<Option<crate::policy::Policy>, String> {
+    use crate::policy::Policy;
+    match state {
+        State::Active(a) => {
+            let trusted = a
+                .profile
+                .servers
+                .iter()
+                .filter(|(_, s)| s.trusted)
+                .map(|(n, _)| n.clone())
+                .collect();
+            match &a.profile.policy {
+                Some(org) => Policy::new(org.clone(), user.policy.clone(), trusted).map(Some),
+                None => match &user.policy {
+                    Some(mine) => Policy::new(
+                        crate::policy::PolicyConfig {
+                            rules: Vec::new(),
+                            ..Default::default()
+                        },
+                        Some(mine.clone()),
+                        trusted,
+                    )
+                    .map(Some),
+                    None => Ok(None),
+                },
+            }
+        }
+        _ => match &user.policy {
+            Some(mine) => Policy::new(mine.clone(), None, Vec::new()).map(Some),
+            None => Ok(None),
+        },
+    }
+}
+
 /// Puts a governance in force for this process; running managers apply it.
 pub fn install(g: Governance) {
     *CURRENT.write().expect("governance lock") = Some(Arc::new(g));

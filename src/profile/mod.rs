@@ -31,9 +31,9 @@
 //! definition = '''{"name":"get_current_time",...}'''   # the tool as listed, JSON
 //! ```
 //!
-//! `[policy]` and `[audit]` are reserved for later versions (a profile that
-//! needs them sets `min_version` so that this version refuses it). Pins are
-//! described in [`pin`].
+//! `[policy]` is described in [`crate::policy`]; `[audit]` is reserved for a
+//! later version (a profile that needs it sets `min_version` so that this
+//! version refuses it). Pins are described in [`pin`].
 
 pub mod govern;
 pub mod pin;
@@ -151,8 +151,8 @@ pub struct Profile {
     pub settings: Settings,
     #[serde(default)]
     pub servers: BTreeMap<String, ProfileServer>,
-    /// Reserved for the policy issue.
-    pub policy: Option<toml::Table>,
+    /// What calls may do (see [`crate::policy`]).
+    pub policy: Option<crate::policy::PolicyConfig>,
     /// Reserved for the audit issue.
     pub audit: Option<toml::Table>,
 }
@@ -297,6 +297,10 @@ impl Profile {
         }
         for key in &self.next_keys {
             sign::TrustedKey::parse(key).map_err(|e| format!("next_keys: {e}"))?;
+        }
+        if let Some(policy) = &self.policy {
+            crate::policy::Policy::new(policy.clone(), None, Vec::new())
+                .map_err(|e| format!("policy: {e}"))?;
         }
         for (name, s) in &self.servers {
             if !crate::config::valid_server_name(name) {

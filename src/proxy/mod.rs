@@ -719,6 +719,15 @@ impl Front {
         let name: String = serde_json::from_str(jsonrpc::member(&members, "name")?.get()).ok()?;
         let target = self.manager.catalog().names.resolve(&name).cloned()?;
         let live = self.manager.upstreams()[target.upstream].live()?;
+        // A call the policy does not simply allow takes the slow path, which
+        // answers refusals and records observations.
+        if let Some(policy) = crate::policy::current() {
+            let server = self.manager.upstreams()[target.upstream].name.clone();
+            match self.police(&policy, &server, &target, &members) {
+                crate::policy::Outcome::Pass { observe: false, .. } => {}
+                _ => return None,
+            }
+        }
         jsonrpc::set_member(&mut members, "name", jsonrpc::raw(&target.original));
         let timeout = self.manager.upstreams()[target.upstream].config.timeout();
         let started = self.start_call(id, &live.conn, members, timeout).await;
@@ -728,6 +737,41 @@ impl Front {
                 .await
         });
         Some(())
+    }
+
+    /// The policy's outcome for a resolved call. Arguments are parsed only
+    /// where a rule or constraint reads them; the tool's definition only
+    /// where the server's annotations count.
+    fn police(
+        &self,
+        policy: &crate::policy::Policy,
+        server: &str,
+        target: &crate::proxy::names::Target,
+        members: &[(String, Box<RawValue>)],
+    ) -> crate::policy::Outcome {
+        let definition: Option<Value> = if policy.trusts(server) {
+            let catalog = self.manager.catalog();
+            catalog
+                .tools
+                .iter()
+                .find(|t| t.upstream == target.upstream && t.original == target.original)
+                .and_then(|t| serde_json::from_str(&t.json).ok())
+        } else {
+            None
+        };
+        let args: Value = if policy.reads_args(server, &target.original, definition.as_ref()) {
+            jsonrpc::member(members, "arguments")
+                .and_then(|a| serde_json::from_str(a.get()).ok())
+                .unwrap_or(Value::Null)
+        } else {
+            Value::Null
+        };
+        policy.check_call(&crate::policy::Call {
+            server,
+            tool: &target.original,
+            args: &args,
+            definition: definition.as_ref(),
+        })
     }
 
     /// Sends a resolved `tools/call` upstream, its answer to be written to the
@@ -896,6 +940,34 @@ impl Front {
                         return tool_error(&up.name, w.state.label(), &why, &what);
                     }
                 }
+            }
+        }
+        if let Some(policy) = crate::policy::current() {
+            match self.police(&policy, &up.name, &target, &members) {
+                crate::policy::Outcome::Refuse {
+                    kind,
+                    message,
+                    hint,
+                    detail,
+                } => {
+                    events::emit(Event::CallRefused {
+                        method: "tools/call",
+                        name: &name,
+                        reason: &message,
+                    });
+                    return policy_refusal(&up.name, kind, &message, &hint, detail);
+                }
+                crate::policy::Outcome::Pass {
+                    observe: true,
+                    verdict,
+                } => {
+                    events::emit(Event::CallObserved {
+                        server: &up.name,
+                        tool: &target.original,
+                        rule: verdict.as_ref().map_or("", |v| v.by.as_str()),
+                    });
+                }
+                crate::policy::Outcome::Pass { .. } => {}
             }
         }
         let live = match up.live() {
@@ -1402,6 +1474,25 @@ fn set_progress_token(members: &mut Vec<(String, Box<RawValue>)>, id: u64) {
 
 /// A `tools/call` answered by toolgate itself with `isError: true`: the agent
 /// sees the sentence, scripts the detail under `_meta`.
+/// A refusal by the policy: an `isError` result with one sentence, what to
+/// do, and the machine-readable detail under `_meta`.
+fn policy_refusal(server: &str, kind: &str, message: &str, hint: &str, detail: Value) -> Answer {
+    let text = format!("toolgate: {message}. What to do: {hint}.");
+    Answer::Result(
+        json!({
+            "content": [{ "type": "text", "text": text }],
+            "isError": true,
+            "_meta": { META_KEY: {
+                "kind": kind,
+                "server": server,
+                "hint": hint,
+                "policy": detail,
+            } },
+        })
+        .to_string(),
+    )
+}
+
 fn tool_error(server: &str, kind: &str, message: &str, hint: &str) -> Answer {
     let text = format!("toolgate: {message}. What to do: {hint}.");
     Answer::Result(

@@ -8,6 +8,7 @@ mod listen;
 mod lists;
 mod node;
 mod oauth;
+mod policy;
 mod profile;
 mod progress;
 mod protocol;

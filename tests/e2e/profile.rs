@@ -1075,3 +1075,49 @@ fn expiry_and_grace_of_the_cached_profile() {
     assert_eq!(row["state"], "blocked", "{}", done.describe());
     assert!(row["error"].as_str().unwrap().contains("expired"), "{row}");
 }
+
+/// The org's policy comes with the signed profile; the user's own rules
+/// count only where they are stricter.
+#[test]
+fn org_policy_applies_and_users_can_only_tighten() {
+    let home = Home::new();
+    let org = Org::new(&home);
+    let reg = Registry::start(&home);
+    let policy = "[policy]\ndefault = \"allow\"\n\n[[policy.rules]]\nid = \"org-no-control\"\nserver = \"dyn\"\ntool = \"control\"\ndecision = \"deny\"\nreason = \"tool lists are managed centrally\"\n";
+    let text = pinned_profile(&home, &org, 1, "");
+    let text = text.replacen("[servers.dyn]", &format!("{policy}\n[servers.dyn]"), 1);
+    reg.publish(&org.sign(&home, "p.toml", &text), true);
+    // The user tries to allow what the org denies, and denies alpha.
+    config_with_registry(
+        &home,
+        &reg,
+        &[&org.public],
+        "\n[[policy.rules]]\nid = \"mine-allow-control\"\ntool = \"control\"\ndecision = \"allow\"\n\n[[policy.rules]]\nid = \"mine-no-alpha\"\ntool = \"alpha\"\ndecision = \"deny\"\n",
+    );
+    ok(&home.run_toolgate(&["profile", "pull"]));
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    let call = |serve: &mut Serve, name: &str| {
+        serve.result("tools/call", json!({"name": name, "arguments": {"text": "hi", "action": "describe", "name": "alpha", "description": "x"}}))
+    };
+    let r = call(&mut serve, "dyn__control");
+    assert_eq!(
+        r["_meta"]["dev.toolgate/error"]["policy"]["rule"], "org-no-control",
+        "{r}"
+    );
+    let r = call(&mut serve, "dyn__alpha");
+    assert_eq!(
+        r["_meta"]["dev.toolgate/error"]["policy"]["rule"], "mine-no-alpha",
+        "{r}"
+    );
+    serve.finish();
+    // A signed profile whose policy does not compile is refused at pull.
+    let broken = text.replace("serial = 1", "serial = 2").replace(
+        "decision = \"deny\"",
+        "when = [{ arg = \"x\", pattern = \"(\" }]\ndecision = \"deny\"",
+    );
+    reg.publish(&org.sign_raw("broken.toml", &broken), true);
+    let done = home.run_toolgate(&["profile", "pull"]);
+    assert_eq!(done.status.code(), Some(1), "{}", done.describe());
+    assert!(done.stderr.contains("policy"), "{}", done.describe());
+}

@@ -1,0 +1,164 @@
+//! The policy pipeline through `toolgate serve`, with real upstreams: rule
+//! decisions (deny, step-up, observe), argument conditions and constraints,
+//! `policy explain`, and a policy that does not compile.
+
+use serde_json::{Value, json};
+
+use crate::support::serve::Serve;
+use crate::support::{Home, Server};
+
+/// The user's own policy (no org profile): they are their own admin.
+const POLICY: &str = r#"
+[policy]
+default = "allow"
+
+[[policy.rules]]
+id = "no-crashing"
+server = "faulty"
+tool = "crash"
+decision = "deny"
+reason = "it takes the server down"
+
+[[policy.rules]]
+id = "big-needs-approval"
+server = "faulty"
+tool = "big"
+when = [{ arg = "size", gt = 100 }]
+decision = "step-up"
+
+[[policy.rules]]
+id = "watch-ok"
+server = "faulty"
+tool = "ok"
+decision = "observe"
+
+[policy.tools."faulty/slow".args.delay]
+max = 1
+"#;
+
+fn setup() -> Home {
+    let home = Home::new();
+    home.config(&[Server::faulty(&home.tb, &home)]);
+    let text = std::fs::read_to_string(home.config_file()).unwrap();
+    home.write_raw_config(&format!("{text}\n{POLICY}"));
+    home
+}
+
+fn meta(r: &Value) -> &Value {
+    &r["_meta"]["dev.toolgate/error"]
+}
+
+#[test]
+fn decisions_and_constraints_through_serve() {
+    let home = setup();
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    let call = |serve: &mut Serve, name: &str, args: Value| {
+        serve.result("tools/call", json!({"name": name, "arguments": args}))
+    };
+    // Deny: answered by toolgate; the upstream never sees it.
+    let r = call(&mut serve, "faulty__crash", json!({}));
+    assert_eq!(r["isError"], true, "{r}");
+    assert_eq!(meta(&r)["kind"], "denied", "{r}");
+    assert_eq!(meta(&r)["policy"]["rule"], "no-crashing", "{r}");
+    assert!(
+        r["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("it takes the server down"),
+        "{r}"
+    );
+    // An argument condition: small is fine, large needs a person.
+    let r = call(&mut serve, "faulty__big", json!({"size": 5}));
+    assert_eq!(r["content"][0]["text"], "xxxxx", "{r}");
+    let r = call(&mut serve, "faulty__big", json!({"size": 500}));
+    assert_eq!(meta(&r)["kind"], "step_up", "{r}");
+    assert!(
+        r["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("approval"),
+        "{r}"
+    );
+    // A constraint.
+    let r = call(&mut serve, "faulty__slow", json!({"delay": 5}));
+    assert_eq!(meta(&r)["kind"], "invalid_arguments", "{r}");
+    assert_eq!(meta(&r)["policy"]["argument"], "delay", "{r}");
+    let r = call(&mut serve, "faulty__slow", json!({"delay": 0.01}));
+    assert_eq!(r["content"][0]["text"], "done", "{r}");
+    // Observe: allowed, and flagged.
+    let r = call(&mut serve, "faulty__ok", json!({}));
+    assert_eq!(r["content"][0]["text"], "ok", "{r}");
+    let stderr = serve.stderr();
+    serve.finish();
+    assert!(stderr.contains("call.observed"), "{stderr}");
+    // The denied call never reached the upstream: one process, never crashed.
+    assert_eq!(home.faulty_pids().len(), 1);
+}
+
+#[test]
+fn explain_shows_the_decision_and_the_rules() {
+    let home = setup();
+    let done = home.run_toolgate(&[
+        "policy",
+        "explain",
+        "faulty__big",
+        "--args",
+        r#"{"size": 500}"#,
+        "--json",
+    ]);
+    assert!(done.status.success(), "{}", done.describe());
+    let doc: Value = serde_json::from_str(&done.stdout).unwrap();
+    assert_eq!(doc["decision"], "step-up", "{doc}");
+    assert_eq!(doc["by"], "big-needs-approval");
+    assert_eq!(doc["considered"][0]["matched"], true);
+    let done = home.run_toolgate(&[
+        "policy",
+        "explain",
+        "faulty/big",
+        "--args",
+        r#"{"size": 5}"#,
+    ]);
+    assert!(
+        done.stdout
+            .contains("faulty/big: allow (by policy default)"),
+        "{}",
+        done.describe()
+    );
+    assert!(
+        done.stdout.contains("its conditions do not hold"),
+        "{}",
+        done.describe()
+    );
+    let done = home.run_toolgate(&[
+        "policy",
+        "explain",
+        "faulty__slow",
+        "--args",
+        r#"{"delay": 9}"#,
+    ]);
+    assert!(
+        done.stdout
+            .contains("arguments: refused: the argument delay must be a number of at most 1"),
+        "{}",
+        done.describe()
+    );
+}
+
+#[test]
+fn a_policy_that_does_not_compile_is_an_error() {
+    let home = Home::new();
+    home.config(&[Server::faulty(&home.tb, &home)]);
+    let text = std::fs::read_to_string(home.config_file()).unwrap();
+    home.write_raw_config(&format!(
+        "{text}\n[[policy.rules]]\ntool = \"ok\"\nwhen = [{{ arg = \"x\", pattern = \"(unclosed\" }}]\ndecision = \"deny\"\n"
+    ));
+    let done = home.run_toolgate(&["tools"]);
+    assert_eq!(done.status.code(), Some(2), "{}", done.describe());
+    assert!(
+        done.stderr.contains("the policy is invalid"),
+        "{}",
+        done.describe()
+    );
+    assert!(home.faulty_pids().is_empty());
+}
