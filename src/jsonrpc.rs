@@ -30,6 +30,9 @@ pub mod code {
     pub const UPSTREAM_UNAVAILABLE: i64 = -32001;
     /// The request timed out waiting for an upstream.
     pub const REQUEST_TIMEOUT: i64 = -32003;
+    /// The org's policy refused the request (not a tool call: those get an
+    /// `isError` result instead).
+    pub const POLICY_REFUSED: i64 = -32004;
 }
 
 /// The envelope of any JSON-RPC message, borrowed from the line it was read

@@ -591,6 +591,24 @@ impl Front {
         };
         let up = &self.manager.upstreams()[upstream];
         let Some(live) = up.live() else { return };
+        if method == "sampling/createMessage" {
+            let args: Value = params
+                .as_deref()
+                .and_then(|p| serde_json::from_str(p.get()).ok())
+                .unwrap_or(Value::Null);
+            if let Err(e) = self.police_request(&up.name, method, &args) {
+                let err = jsonrpc::error_object(e.code, &e.message, None);
+                live.conn
+                    .respond(
+                        &id,
+                        Err(&jsonrpc::raw(
+                            &serde_json::from_str::<Value>(&err).unwrap_or_default(),
+                        )),
+                    )
+                    .await;
+                return;
+            }
+        }
         let allowed = needs.is_some_and(|cap| self.client_declared(cap));
         if !allowed {
             let why = match needs {
@@ -737,6 +755,48 @@ impl Front {
                 .await
         });
         Some(())
+    }
+
+    /// The policy for requests other than tool calls: `resources/read`,
+    /// `prompts/get` and relayed `sampling/createMessage` go through the
+    /// same rules, with the method as the tool name (`tool =
+    /// "resources/read"`, `when = [{ arg = "uri", pattern = "..." }]`).
+    fn police_request(&self, server: &str, method: &str, args: &Value) -> Result<(), RpcError> {
+        let Some(policy) = crate::policy::current() else {
+            return Ok(());
+        };
+        let call = crate::policy::Call {
+            server,
+            tool: method,
+            args,
+            definition: None,
+        };
+        match policy.check_call(&call) {
+            crate::policy::Outcome::Refuse {
+                message, detail, ..
+            } => {
+                events::emit(Event::CallRefused {
+                    method,
+                    name: server,
+                    reason: &message,
+                });
+                Err(RpcError {
+                    code: code::POLICY_REFUSED,
+                    message: format!("toolgate: {message}"),
+                    data: Some(json!({ META_KEY: { "policy": detail } })),
+                })
+            }
+            crate::policy::Outcome::Pass { observe, verdict } => {
+                if observe {
+                    events::emit(Event::CallObserved {
+                        server,
+                        tool: method,
+                        rule: verdict.as_ref().map_or("", |v| v.by.as_str()),
+                    });
+                }
+                Ok(())
+            }
+        }
     }
 
     /// The policy's outcome for a resolved call. Arguments are parsed only
@@ -1157,6 +1217,15 @@ impl Front {
             RpcError::new(code::INVALID_PARAMS, format!("Unknown prompt: {name}"))
         })?;
         jsonrpc::set_member(&mut members, key, jsonrpc::raw(&target.original));
+        let server = self.manager.upstreams()[target.upstream].name.clone();
+        let arguments: Value = jsonrpc::member(&members, "arguments")
+            .and_then(|a| serde_json::from_str(a.get()).ok())
+            .unwrap_or(Value::Null);
+        self.police_request(
+            &server,
+            method,
+            &json!({ "name": target.original, "arguments": arguments }),
+        )?;
         self.forward(target.upstream, method, members, cancelled)
             .await
     }
@@ -1227,6 +1296,10 @@ impl Front {
         tokio::pin!(cancelled);
         let mut last = None;
         for index in candidates {
+            if method == "resources/read" {
+                let server = self.manager.upstreams()[index].name.clone();
+                self.police_request(&server, method, &json!({ "uri": uri }))?;
+            }
             match self
                 .forward(index, method, members.clone(), &mut cancelled)
                 .await?

@@ -162,3 +162,31 @@ fn a_policy_that_does_not_compile_is_an_error() {
     );
     assert!(home.faulty_pids().is_empty());
 }
+
+/// Resource reads go through the same rules (the method as the tool name),
+/// and a refusal is a JSON-RPC error, not a tool result.
+#[test]
+fn resource_reads_are_policed_too() {
+    let home = Home::new();
+    home.config(&[Server::faulty(&home.tb, &home)]);
+    let text = std::fs::read_to_string(home.config_file()).unwrap();
+    home.write_raw_config(&format!(
+        "{text}\n[[policy.rules]]\nid = \"no-watched\"\ntool = \"resources/read\"\nwhen = [{{ arg = \"uri\", pattern = \"^faulty://watched$\" }}]\ndecision = \"deny\"\n"
+    ));
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    let r = serve.request("resources/read", json!({"uri": "faulty://watched"}));
+    assert_eq!(r["error"]["code"], -32004, "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no-watched"),
+        "{r}"
+    );
+    assert_eq!(
+        r["error"]["data"]["dev.toolgate/error"]["policy"]["rule"], "no-watched",
+        "{r}"
+    );
+    serve.finish();
+}
