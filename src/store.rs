@@ -78,6 +78,15 @@ const MIGRATIONS: &[&str] = &[
         highest INTEGER NOT NULL,
         updated_at TEXT NOT NULL
      );",
+    // 5: rate-limit buckets, shared by every toolgate process of the user
+    // and kept across restarts.
+    "CREATE TABLE rate_limits (
+        limit_id TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        tokens REAL NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (limit_id, scope)
+     );",
 ];
 
 /// An upstream's state as a `serve` process last recorded it.
@@ -343,6 +352,50 @@ impl Store {
 }
 
 impl Store {
+    /// Takes one token from a bucket of `capacity` that refills at `rate`
+    /// tokens per millisecond, at `now_ms`, atomically across processes.
+    /// Returns `Ok(remaining)` when a token was taken, `Err(tokens_now)`
+    /// when the bucket is empty.
+    pub fn take_token(
+        &mut self,
+        limit: &str,
+        scope: &str,
+        capacity: f64,
+        rate: f64,
+        now_ms: i64,
+    ) -> Result<std::result::Result<f64, f64>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let row: Option<(f64, i64)> = tx
+            .query_row(
+                "SELECT tokens, updated_ms FROM rate_limits WHERE limit_id = ?1 AND scope = ?2",
+                rusqlite::params![limit, scope],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let tokens = match row {
+            None => capacity,
+            Some((t, at)) => (t + (now_ms - at).max(0) as f64 * rate).min(capacity),
+        };
+        let outcome = if tokens >= 1.0 {
+            Ok(tokens - 1.0)
+        } else {
+            Err(tokens)
+        };
+        let stored = match outcome {
+            Ok(left) => left,
+            Err(t) => t,
+        };
+        tx.execute(
+            "INSERT INTO rate_limits (limit_id, scope, tokens, updated_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(limit_id, scope) DO UPDATE SET tokens = ?3, updated_ms = ?4",
+            rusqlite::params![limit, scope, stored, now_ms],
+        )?;
+        tx.commit()?;
+        Ok(outcome)
+    }
+
     /// The highest profile serial verified so far (0: none).
     pub fn profile_highest_serial(&self) -> Result<u64> {
         Ok(self

@@ -80,7 +80,8 @@ pub fn now_secs() -> i64 {
     real + test_clock_offset()
 }
 
-fn test_clock_offset() -> i64 {
+/// Seconds the test clock (`TOOLGATE_TEST_CLOCK_FILE`) adds to real time.
+pub fn test_clock_offset() -> i64 {
     match std::env::var_os("TOOLGATE_TEST_CLOCK_FILE") {
         Some(path) => std::fs::read_to_string(path)
             .ok()

@@ -70,6 +70,7 @@ pub fn load(paths: &Paths) -> Result<Loaded> {
     let state = crate::profile::registry::load(paths, &loaded.config);
     let (config, governance) = crate::profile::govern::govern(&loaded.config, &state);
     install_policy(&loaded.config, &state)?;
+    crate::policy::set_buckets(paths.db_file());
     crate::profile::govern::install(governance);
     loaded.config = config;
     Ok(loaded)

@@ -62,6 +62,7 @@
 //! the rules that can apply to a (server, tool) are found once and cached.
 
 pub mod constrain;
+pub mod limits;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -172,6 +173,9 @@ pub struct PolicyConfig {
     /// Per tool (`"server/tool"`): its tier and argument constraints.
     #[serde(default)]
     pub tools: BTreeMap<String, constrain::ToolPolicy>,
+    /// Rate limits and budgets (see [`limits`]).
+    #[serde(default)]
+    pub limits: Vec<limits::Limit>,
 }
 
 /// Who a rule comes from.
@@ -281,6 +285,8 @@ pub struct Policy {
     constraints: HashMap<ToolKey, constrain::Compiled>,
     /// Servers the profile marks `trusted` (their annotations count).
     trusted: Vec<String>,
+    /// The org's limits and the user's (more limits only restrict more).
+    limits: Vec<limits::Limit>,
 }
 
 impl Policy {
@@ -336,12 +342,20 @@ impl Policy {
                 .and_modify(|c: &mut constrain::Compiled| c.extend(&compiled))
                 .or_insert(compiled);
         }
+        let mut all_limits = org.limits.clone();
+        if let (Some(u), UserRules::Tighten) = (&user, org.user_rules.unwrap_or_default()) {
+            all_limits.extend(u.limits.iter().cloned());
+        }
+        for l in &all_limits {
+            l.validate()?;
+        }
         Ok(Self {
             org,
             rules,
             cache: Mutex::new(HashMap::new()),
             constraints,
             trusted,
+            limits: all_limits,
         })
     }
 
@@ -475,6 +489,11 @@ impl Policy {
             tier,
             considered,
         }
+    }
+
+    /// Whether a rate limit counts calls to this tool.
+    pub fn limited(&self, server: &str, tool: &str) -> bool {
+        self.limits.iter().any(|l| l.matches(server, tool))
     }
 
     /// Whether a server's own annotations count for its tools' tiers.
@@ -678,6 +697,52 @@ impl Stage for Constrain<'_> {
     }
 }
 
+/// Stage 3: rate limits and budgets (only calls the rules let through
+/// take from a bucket).
+pub struct RateLimit<'p>(pub &'p Policy);
+
+impl Stage for RateLimit<'_> {
+    fn check(&self, call: &Call<'_>, next: &dyn Fn(&Call<'_>) -> Outcome) -> Outcome {
+        if self.0.limits.is_empty() {
+            return next(call);
+        }
+        let Some(buckets) = BUCKETS.get() else {
+            return next(call);
+        };
+        match buckets.take(&self.0.limits, call.server, call.tool) {
+            Ok(()) => next(call),
+            Err(e) => Outcome::Refuse {
+                kind: "rate_limited",
+                message: format!(
+                    "the limit {} ({} calls per {}) is reached for \"{}\" of \"{}\": {} used; a call is possible again in {} seconds",
+                    e.limit,
+                    e.max,
+                    e.per.label(),
+                    call.tool,
+                    call.server,
+                    e.used,
+                    e.retry_after_secs
+                ),
+                hint: format!("wait {} seconds before calling again", e.retry_after_secs),
+                detail: serde_json::json!({
+                    "limit": e.limit,
+                    "max": e.max,
+                    "per": e.per.label(),
+                    "count": e.used,
+                    "retry_after_seconds": e.retry_after_secs,
+                }),
+            },
+        }
+    }
+}
+
+static BUCKETS: std::sync::OnceLock<limits::Buckets> = std::sync::OnceLock::new();
+
+/// Where this process counts rate limits (the local store); set once.
+pub fn set_buckets(db: std::path::PathBuf) {
+    let _ = BUCKETS.set(limits::Buckets::new(db));
+}
+
 /// Runs the stages in order; the last passes.
 pub fn run(stages: &[&dyn Stage], call: &Call<'_>) -> Outcome {
     fn go(stages: &[&dyn Stage], call: &Call<'_>) -> Outcome {
@@ -695,7 +760,7 @@ pub fn run(stages: &[&dyn Stage], call: &Call<'_>) -> Outcome {
 impl Policy {
     /// The whole pipeline for one call.
     pub fn check_call(&self, call: &Call<'_>) -> Outcome {
-        run(&[&Decide(self), &Constrain(self)], call)
+        run(&[&Decide(self), &Constrain(self), &RateLimit(self)], call)
     }
 }
 

@@ -741,6 +741,10 @@ impl Front {
         // answers refusals and records observations.
         if let Some(policy) = crate::policy::current() {
             let server = self.manager.upstreams()[target.upstream].name.clone();
+            // Counted calls take the slow path, so each is counted once.
+            if policy.limited(&server, &target.original) {
+                return None;
+            }
             match self.police(&policy, &server, &target, &members) {
                 crate::policy::Outcome::Pass { observe: false, .. } => {}
                 _ => return None,

@@ -190,3 +190,65 @@ fn resource_reads_are_policed_too() {
     );
     serve.finish();
 }
+
+/// A limit shared by two concurrent `serve` processes, kept across a
+/// restart, and reset by time (the test clock, not a wait).
+#[test]
+fn rate_limits_are_shared_persisted_and_reset() {
+    let home = Home::new();
+    home.config(&[Server::faulty(&home.tb, &home)]);
+    let text = std::fs::read_to_string(home.config_file()).unwrap();
+    home.write_raw_config(&format!(
+        "{text}\n[[policy.limits]]\nid = \"ok-per-hour\"\nserver = \"faulty\"\ntool = \"ok\"\nmax = 3\nper = \"hour\"\n"
+    ));
+    let clock = home.path().join("clock");
+    std::fs::write(&clock, "0").unwrap();
+    let start = |home: &Home| {
+        let mut cmd = home.toolgate(&["serve"]);
+        cmd.env("TOOLGATE_TEST_CLOCK_FILE", &clock);
+        let mut s = Serve::spawn(cmd);
+        s.initialize();
+        s
+    };
+    let call =
+        |s: &mut Serve| s.result("tools/call", json!({"name": "faulty__ok", "arguments": {}}));
+    let mut a = start(&home);
+    let mut b = start(&home);
+    assert_eq!(call(&mut a)["content"][0]["text"], "ok");
+    assert_eq!(call(&mut b)["content"][0]["text"], "ok");
+    assert_eq!(call(&mut a)["content"][0]["text"], "ok");
+    // The fourth call, from either process, is over the shared limit.
+    let r = call(&mut b);
+    assert_eq!(r["isError"], true, "{r}");
+    let m = meta(&r);
+    assert_eq!(m["kind"], "rate_limited", "{r}");
+    assert_eq!(m["policy"]["limit"], "ok-per-hour");
+    assert_eq!(m["policy"]["count"], 3);
+    let retry = m["policy"]["retry_after_seconds"].as_u64().unwrap();
+    assert!((1..=1200).contains(&retry), "{r}");
+    assert!(
+        r["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("seconds"),
+        "{r}"
+    );
+    // Another tool is not limited.
+    let r = b.result(
+        "tools/call",
+        json!({"name": "faulty__big", "arguments": {"size": 1}}),
+    );
+    assert_eq!(r["content"][0]["text"], "x");
+    a.finish();
+    b.finish();
+    // A restart does not reset the count...
+    let mut c = start(&home);
+    assert_eq!(meta(&call(&mut c))["kind"], "rate_limited");
+    c.finish();
+    // ...time does: 20 minutes later one call is possible again (3 per hour).
+    std::fs::write(&clock, "1200").unwrap();
+    let mut d = start(&home);
+    assert_eq!(call(&mut d)["content"][0]["text"], "ok");
+    assert_eq!(meta(&call(&mut d))["kind"], "rate_limited");
+    d.finish();
+}
