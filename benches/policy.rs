@@ -87,6 +87,47 @@ fn main() {
         p(50.0)
     );
     println!("| p99 | {:.2} | |", p(99.0));
+    // Guardrails: the built-in ruleset over a 1 MB tool result (prose and
+    // records, a few secrets and addresses in it), walked as JSON.
+    let guard = toolgate::policy::guard::Guard::new(&toml::from_str("").unwrap()).unwrap();
+    let mut lines = Vec::new();
+    let mut size = 0;
+    let mut i = 0;
+    while size < 1_000_000 {
+        let line = match i % 50 {
+            7 => format!(
+                "record {i}: owner jane{i}@example.com, note: rotate key AKIAIOSFODNN7EXAMPL{}",
+                i % 10
+            ),
+            _ => format!(
+                "record {i}: the quarterly report lists 42 items, status ok, updated 2026-11-23, id 550e8400-e29b-41d4-a716-{i:012}"
+            ),
+        };
+        size += line.len() + 1;
+        lines.push(line);
+        i += 1;
+    }
+    let result = json!({"content": [{"type": "text", "text": lines.join("\n")}], "structuredContent": {"rows": lines.len()}});
+    let mut scans = Vec::new();
+    let mut findings = 0;
+    for _ in 0..20 {
+        let mut v = result.clone();
+        let began = Instant::now();
+        findings = guard
+            .scan(
+                &mut v,
+                toolgate::policy::guard::Direction::Results,
+                "s",
+                "t",
+            )
+            .len();
+        scans.push(began.elapsed().as_secs_f64() * 1000.0);
+    }
+    scans.sort_by(f64::total_cmp);
+    println!(
+        "| guardrail scan of a 1 MB result (built-in rules; {findings} rules matched), median, **ms** | {:.2} | ≤ 5 ms |",
+        scans[scans.len() / 2]
+    );
     println!(
         "| first call to a tool (finds its rules among 1,000), median of 4 | {:.2} | |",
         {

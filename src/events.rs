@@ -50,6 +50,14 @@ pub enum Event<'a> {
         tool: &'a str,
         rule: &'a str,
     },
+    /// A guardrail rule matched a call's arguments or result.
+    Guardrail {
+        server: &'a str,
+        tool: &'a str,
+        rule: &'a str,
+        direction: &'a str,
+        action: &'a str,
+    },
     /// A request was refused before reaching any upstream.
     CallRefused {
         method: &'a str,
@@ -122,6 +130,22 @@ pub fn emit(event: Event<'_>) {
             tool,
             rule,
             "the call to \"{tool}\" of \"{server}\" is allowed and flagged (policy: {rule})"
+        ),
+        Event::Guardrail {
+            server,
+            tool,
+            rule,
+            direction,
+            action,
+        } => tracing::warn!(
+            target: "toolgate::governance",
+            event = "guardrail",
+            server,
+            tool,
+            rule,
+            direction,
+            action,
+            "guardrail {rule} matched the {direction} of \"{tool}\" of \"{server}\" ({action})"
         ),
         Event::CallRefused {
             method,

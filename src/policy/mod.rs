@@ -62,6 +62,7 @@
 //! the rules that can apply to a (server, tool) are found once and cached.
 
 pub mod constrain;
+pub mod guard;
 pub mod limits;
 
 use std::collections::{BTreeMap, HashMap};
@@ -176,6 +177,8 @@ pub struct PolicyConfig {
     /// Rate limits and budgets (see [`limits`]).
     #[serde(default)]
     pub limits: Vec<limits::Limit>,
+    /// Guardrails on content (see [`guard`]).
+    pub guardrails: Option<guard::GuardConfig>,
 }
 
 /// Who a rule comes from.
@@ -287,6 +290,8 @@ pub struct Policy {
     trusted: Vec<String>,
     /// The org's limits and the user's (more limits only restrict more).
     limits: Vec<limits::Limit>,
+    /// The org's guardrails (the user's, where there is no org policy).
+    guard: Option<guard::Guard>,
 }
 
 impl Policy {
@@ -349,6 +354,14 @@ impl Policy {
         for l in &all_limits {
             l.validate()?;
         }
+        let guard = match org
+            .guardrails
+            .as_ref()
+            .or(user.as_ref().and_then(|u| u.guardrails.as_ref()))
+        {
+            Some(g) => Some(guard::Guard::new(g)?),
+            None => None,
+        };
         Ok(Self {
             org,
             rules,
@@ -356,6 +369,7 @@ impl Policy {
             constraints,
             trusted,
             limits: all_limits,
+            guard,
         })
     }
 
@@ -489,6 +503,11 @@ impl Policy {
             tier,
             considered,
         }
+    }
+
+    /// The guardrails, when they act on this direction.
+    pub fn guard(&self, dir: guard::Direction) -> Option<&guard::Guard> {
+        self.guard.as_ref().filter(|g| g.active(dir))
     }
 
     /// Whether a rate limit counts calls to this tool.

@@ -741,8 +741,16 @@ impl Front {
         // answers refusals and records observations.
         if let Some(policy) = crate::policy::current() {
             let server = self.manager.upstreams()[target.upstream].name.clone();
-            // Counted calls take the slow path, so each is counted once.
-            if policy.limited(&server, &target.original) {
+            // Counted calls take the slow path, so each is counted once;
+            // guarded ones too, where arguments and results are scanned.
+            if policy.limited(&server, &target.original)
+                || policy
+                    .guard(crate::policy::guard::Direction::Arguments)
+                    .is_some()
+                || policy
+                    .guard(crate::policy::guard::Direction::Results)
+                    .is_some()
+            {
                 return None;
             }
             match self.police(&policy, &server, &target, &members) {
@@ -752,7 +760,9 @@ impl Front {
         }
         jsonrpc::set_member(&mut members, "name", jsonrpc::raw(&target.original));
         let timeout = self.manager.upstreams()[target.upstream].config.timeout();
-        let started = self.start_call(id, &live.conn, members, timeout).await;
+        let started = self
+            .start_call(id, &live.conn, members, timeout, true)
+            .await;
         self.spawn_request(id, move |front, cancelled| async move {
             front
                 .finish_call(&target, started, live.conn.clone(), cancelled)
@@ -846,13 +856,16 @@ impl Front {
         conn: &crate::upstream::Connection,
         mut members: Vec<(String, Box<RawValue>)>,
         timeout: Duration,
+        direct: bool,
     ) -> Result<crate::upstream::conn::Waiting, CallError> {
         let progress = progress_route(&members, &self.out);
         let has_progress = progress.is_some();
-        let direct = crate::upstream::conn::DirectReply {
+        // Direct: the upstream's reader writes the answer to the IDE itself;
+        // otherwise it comes back here (to be scanned by guardrails).
+        let direct = direct.then(|| crate::upstream::conn::DirectReply {
             id: id.to_owned(),
             sink: self.out.clone(),
-        };
+        });
         conn.start(
             "tools/call",
             |uid| {
@@ -862,7 +875,7 @@ impl Front {
                 Some(jsonrpc::unshallow(&members))
             },
             progress,
-            Some(direct),
+            direct,
             timeout,
         )
         .await
@@ -1059,10 +1072,142 @@ impl Front {
             }
         };
         jsonrpc::set_member(&mut members, "name", jsonrpc::raw(&target.original));
+        let policy = crate::policy::current();
+        // Guardrails on the arguments, before the upstream sees them.
+        if let Some(guard) = policy
+            .as_ref()
+            .and_then(|p| p.guard(crate::policy::guard::Direction::Arguments))
+        {
+            let mut args: Value = jsonrpc::member(&members, "arguments")
+                .and_then(|a| serde_json::from_str(a.get()).ok())
+                .unwrap_or(Value::Null);
+            let findings = guard.scan(
+                &mut args,
+                crate::policy::guard::Direction::Arguments,
+                &up.name,
+                &target.original,
+            );
+            if let Some(answer) =
+                self.guard_findings(&up.name, &target.original, "arguments", &findings)
+            {
+                return answer;
+            }
+            if findings
+                .iter()
+                .any(|f| f.action == crate::policy::guard::Action::Redact)
+            {
+                jsonrpc::set_member(&mut members, "arguments", jsonrpc::raw(&args.to_string()));
+            }
+        }
+        let guard_results = policy
+            .as_ref()
+            .and_then(|p| p.guard(crate::policy::guard::Direction::Results))
+            .is_some();
         let timeout = self.manager.upstreams()[target.upstream].config.timeout();
-        let started = self.start_call(id, &live.conn, members, timeout).await;
-        self.finish_call(&target, started, live.conn.clone(), cancelled)
-            .await
+        let started = self
+            .start_call(id, &live.conn, members, timeout, !guard_results)
+            .await;
+        let answer = self
+            .finish_call(&target, started, live.conn.clone(), cancelled)
+            .await;
+        // Guardrails on the result, before the IDE sees it.
+        match (
+            answer,
+            policy
+                .as_ref()
+                .and_then(|p| p.guard(crate::policy::guard::Direction::Results)),
+        ) {
+            (Answer::Result(raw), Some(guard)) => {
+                let Ok(mut result) = serde_json::from_str::<Value>(&raw) else {
+                    return Answer::Result(raw);
+                };
+                let findings = guard.scan(
+                    &mut result,
+                    crate::policy::guard::Direction::Results,
+                    &up.name,
+                    &target.original,
+                );
+                if let Some(answer) =
+                    self.guard_findings(&up.name, &target.original, "result", &findings)
+                {
+                    return answer;
+                }
+                if findings
+                    .iter()
+                    .any(|f| f.action == crate::policy::guard::Action::Redact)
+                {
+                    Answer::Result(result.to_string())
+                } else {
+                    Answer::Result(raw)
+                }
+            }
+            (answer, _) => answer,
+        }
+    }
+
+    /// Reports guardrail findings; a `block` one becomes the answer.
+    fn guard_findings(
+        &self,
+        server: &str,
+        tool: &str,
+        direction: &str,
+        findings: &[crate::policy::guard::Finding],
+    ) -> Option<Answer> {
+        use crate::policy::guard::Action;
+        for f in findings {
+            events::emit(Event::Guardrail {
+                server,
+                tool,
+                rule: &f.rule,
+                direction,
+                action: match f.action {
+                    Action::Off => "off",
+                    Action::Warn => "warn",
+                    Action::Redact => "redact",
+                    Action::Block => "block",
+                },
+            });
+        }
+        let blocking = findings.iter().find(|f| f.action == Action::Block)?;
+        let (message, hint) = if direction == "arguments" {
+            (
+                format!(
+                    "the arguments of \"{tool}\" of \"{server}\" contain what guardrail {} forbids (at {}), so the call was not made",
+                    blocking.rule,
+                    if blocking.path.is_empty() {
+                        "/"
+                    } else {
+                        &blocking.path
+                    }
+                ),
+                "remove it from the arguments; never pass secrets to tools".to_string(),
+            )
+        } else {
+            (
+                format!(
+                    "the result of \"{tool}\" of \"{server}\" contains what guardrail {} forbids (at {}), so toolgate withheld it",
+                    blocking.rule,
+                    if blocking.path.is_empty() {
+                        "/"
+                    } else {
+                        &blocking.path
+                    }
+                ),
+                "ask for less, or ask your org's toolgate admins about the rule".to_string(),
+            )
+        };
+        Some(policy_refusal(
+            server,
+            "guardrail",
+            &message,
+            &hint,
+            json!({
+                "rule": blocking.rule,
+                "direction": direction,
+                "path": blocking.path,
+                "ruleset": crate::policy::guard::BUILTIN_VERSION,
+            }),
+        ))
     }
 
     /// Lists that every upstream contributes to, with a composite cursor.

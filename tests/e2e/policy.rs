@@ -252,3 +252,46 @@ fn rate_limits_are_shared_persisted_and_reset() {
     assert_eq!(meta(&call(&mut d))["kind"], "rate_limited");
     d.finish();
 }
+
+/// Guardrails both ways through serve, with server-everything's `echo`: a
+/// secret in the arguments blocks the call; with arguments set to warn, the
+/// same secret echoed back is redacted in the result; PII is reported.
+#[test]
+fn guardrails_on_arguments_and_results() {
+    let home = Home::new();
+    home.config(&[Server::everything(&home.tb)]);
+    let text = std::fs::read_to_string(home.config_file()).unwrap();
+    home.write_raw_config(&format!("{text}\n[policy.guardrails]\nbuiltin = true\n"));
+    let key = "AKIAIOSFODNN7EXAMPLE";
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    let r = serve.result(
+        "tools/call",
+        json!({"name": "everything__echo", "arguments": {"message": format!("my key {key}")}}),
+    );
+    assert_eq!(meta(&r)["kind"], "guardrail", "{r}");
+    assert_eq!(meta(&r)["policy"]["rule"], "secret.aws-access-key", "{r}");
+    assert_eq!(meta(&r)["policy"]["path"], "/message", "{r}");
+    assert!(!r.to_string().contains(key), "{r}");
+    serve.finish();
+
+    // Arguments only warned about: the echoed result is redacted.
+    home.write_raw_config(&format!(
+        "{text}\n[policy.guardrails.actions]\nsecret = {{ arguments = \"warn\", results = \"redact\" }}\n"
+    ));
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    let r = serve.result("tools/call", json!({"name": "everything__echo", "arguments": {"message": format!("my key {key}, mail jane.doe@example.com")}}));
+    assert_ne!(r["isError"], true, "{r}");
+    let out = r.to_string();
+    assert!(!out.contains(key), "{out}");
+    assert!(out.contains("[REDACTED:secret.aws-access-key]"), "{out}");
+    assert!(
+        out.contains("jane.doe@example.com"),
+        "PII is only reported by default: {out}"
+    );
+    let stderr = serve.stderr();
+    serve.finish();
+    assert!(stderr.contains("guardrail pii.email matched"), "{stderr}");
+    assert!(!stderr.contains(key), "the secret is not logged");
+}
