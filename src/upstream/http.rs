@@ -369,9 +369,14 @@ impl Bridge {
         }
         if !status.is_success() {
             let detail = match status.as_u16() {
-                401 | 403 => {
-                    "requires authorization, which this toolgate cannot provide yet".to_owned()
-                }
+                // Reached only when toolgate does not run OAuth for this
+                // server (its config sends its own Authorization header), or
+                // for a 403 that asks for nothing toolgate can give.
+                401 => format!(
+                    "refused the credentials toolgate sent (HTTP 401): check the Authorization header of servers.{} in config.toml and its secret (toolgate secret list)",
+                    self.server
+                ),
+                403 => "refused the request (HTTP 403 Forbidden): the account lacks the permission".to_owned(),
                 _ => {
                     let text = resp.text().await.unwrap_or_default();
                     let text: String = text.chars().take(200).collect();
