@@ -376,7 +376,8 @@ impl Bridge {
                     "refused the credentials toolgate sent (HTTP 401): check the Authorization header of servers.{} in config.toml and its secret (toolgate secret list)",
                     self.server
                 ),
-                403 => "refused the request (HTTP 403 Forbidden): the account lacks the permission".to_owned(),
+                403 => "refused the request (HTTP 403 Forbidden): the account lacks the permission"
+                    .to_owned(),
                 _ => {
                     let text = resp.text().await.unwrap_or_default();
                     let text: String = text.chars().take(200).collect();
