@@ -65,6 +65,17 @@ pub enum Command {
     /// The policy in force: what it decides for a call, and why.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Scan every configured server's tools and instructions for poisoning
+    /// (hidden Unicode, instruction tags, concealment, sensitive paths,
+    /// exfiltration parameters, shadowing...). Exit 1 on a high finding.
+    Scan(ScanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Print JSON (a documented shape with a "version" field).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

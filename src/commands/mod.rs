@@ -6,6 +6,7 @@ pub mod call;
 pub mod policy;
 pub mod profile;
 pub mod remove;
+pub mod scan;
 pub mod secret;
 pub mod serve;
 pub mod servers;
@@ -32,6 +33,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Auth(crate::cli::AuthCommand::Status(args)) => auth::status(&paths, args),
         Command::Profile(cmd) => profile::run(&paths, cmd),
         Command::Policy(crate::cli::PolicyCommand::Explain(args)) => policy::explain(&paths, args),
+        Command::Scan(args) => scan::run(&paths, args),
     }
 }
 

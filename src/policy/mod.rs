@@ -64,6 +64,7 @@
 pub mod constrain;
 pub mod guard;
 pub mod limits;
+pub mod scan;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};

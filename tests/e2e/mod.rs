@@ -13,5 +13,6 @@ mod profile;
 mod progress;
 mod protocol;
 mod relay;
+mod scan;
 mod secrets;
 mod tools;
