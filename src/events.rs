@@ -44,6 +44,12 @@ pub enum Event<'a> {
         tool: &'a str,
         fields: &'a [String],
     },
+    /// The poisoning scan quarantined a tool.
+    ToolQuarantined {
+        server: &'a str,
+        tool: &'a str,
+        codes: &'a str,
+    },
     /// A call the policy lets through but flags (`observe`).
     CallObserved {
         server: &'a str,
@@ -122,6 +128,17 @@ pub fn emit(event: Event<'_>) {
             tool,
             "the tool \"{tool}\" of \"{server}\" no longer matches its pin (changed: {}); withheld",
             fields.join(", ")
+        ),
+        Event::ToolQuarantined {
+            server,
+            tool,
+            codes,
+        } => tracing::warn!(
+            target: "toolgate::governance",
+            event = "tool.quarantined",
+            server,
+            tool,
+            "the tool \"{tool}\" of \"{server}\" is quarantined: signs of tool poisoning ({codes})"
         ),
         Event::CallObserved { server, tool, rule } => tracing::info!(
             target: "toolgate::governance",

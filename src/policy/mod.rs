@@ -180,6 +180,10 @@ pub struct PolicyConfig {
     pub limits: Vec<limits::Limit>,
     /// Guardrails on content (see [`guard`]).
     pub guardrails: Option<guard::GuardConfig>,
+    /// Pins of tool definitions the poisoning scan must not quarantine
+    /// (reviewed by the org).
+    #[serde(default)]
+    pub scan_exceptions: Vec<String>,
 }
 
 /// Who a rule comes from.
@@ -509,6 +513,12 @@ impl Policy {
     /// The guardrails, when they act on this direction.
     pub fn guard(&self, dir: guard::Direction) -> Option<&guard::Guard> {
         self.guard.as_ref().filter(|g| g.active(dir))
+    }
+
+    /// Whether the org excepts this exact definition (by pin) from the
+    /// poisoning scan's quarantine.
+    pub fn scan_excepted(&self, pin: &str) -> bool {
+        self.org.scan_exceptions.iter().any(|p| p == pin)
     }
 
     /// Whether a rate limit counts calls to this tool.

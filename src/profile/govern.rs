@@ -37,6 +37,9 @@ pub enum ToolState {
     Review,
     /// Not in the profile, and refused.
     Blocked(String),
+    /// The poisoning scan found something high-severity in its definition
+    /// (the codes found).
+    Quarantined(Vec<String>),
 }
 
 impl ToolState {
@@ -46,6 +49,7 @@ impl ToolState {
             ToolState::Drifted(_) => "drifted",
             ToolState::Review => "review",
             ToolState::Blocked(_) => "blocked",
+            ToolState::Quarantined(_) => "quarantined",
         }
     }
 
@@ -69,6 +73,13 @@ impl ToolState {
                 "ask your org's toolgate admins to review and pin it".into(),
             )),
             ToolState::Blocked(why) => Some((why.clone(), "ask your org's toolgate admins".into())),
+            ToolState::Quarantined(codes) => Some((
+                format!(
+                    "the tool \"{tool}\" of \"{server}\" is quarantined: its definition shows signs of tool poisoning ({})",
+                    codes.join(", ")
+                ),
+                "do not use it; `toolgate scan` shows the findings, and an org can except the exact definition by its pin ([policy] scan_exceptions)".into(),
+            )),
         }
     }
 }
@@ -147,6 +158,12 @@ impl Governance {
                 },
             },
         }
+    }
+
+    /// Whether this exact definition text is the one the profile pinned.
+    pub fn pinned_exactly(&self, server: &str, tool: &str, raw: &str) -> bool {
+        matches!(self.rules.get(server), Some(Rule::Pinned { tools, .. })
+            if tools.get(tool).is_some_and(|t| t.definition == raw))
     }
 
     /// The pinned tool definitions of a server the profile names, as

@@ -99,6 +99,8 @@ pub struct Manager {
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// What [`Manager::start`] was given, to start upstreams later.
     started_with: Mutex<Option<StartedWith>>,
+    /// Poisoning-scan verdicts by definition (see [`Manager::quarantine`]).
+    scan_cache: Mutex<HashMap<String, Option<Vec<String>>>>,
     /// Lazy start (serve): an upstream whose tools the org profile pins is
     /// not started until its first call; its pinned definitions answer
     /// `tools/list` meanwhile.
@@ -175,6 +177,7 @@ impl Manager {
             tasks: Mutex::new(Vec::new()),
             started_with: Mutex::new(None),
             lazy: std::sync::atomic::AtomicBool::new(false),
+            scan_cache: Mutex::new(HashMap::new()),
         });
         (manager, rx)
     }
@@ -496,6 +499,54 @@ impl Manager {
         });
     }
 
+    /// The poisoning scan of a tool as listed: the high-severity codes
+    /// found, unless the org excepted its exact definition. Definitions the
+    /// org pinned byte for byte are not scanned (they were reviewed); other
+    /// results are cached by the definition's text.
+    fn quarantine(
+        &self,
+        server: &str,
+        tool: &str,
+        raw: &str,
+        others: &[(usize, String)],
+    ) -> Option<Vec<String>> {
+        if crate::profile::govern::current().pinned_exactly(server, tool, raw) {
+            return None;
+        }
+        let key = crate::util::sha256_hex(format!("{server}\0{raw}").as_bytes());
+        if let Some(hit) = self.scan_cache.lock().expect("scan cache").get(&key) {
+            return hit.clone();
+        }
+        let def: serde_json::Value = serde_json::from_str(raw).ok()?;
+        let index = self.upstreams().iter().position(|u| &*u.name == server);
+        let other_names: Vec<String> = others
+            .iter()
+            .filter(|(i, _)| Some(*i) != index)
+            .map(|(_, n)| n.clone())
+            .collect();
+        let mut codes: Vec<String> = crate::policy::scan::scan_tool(server, &def, &other_names)
+            .into_iter()
+            .filter(|f| f.severity == crate::policy::scan::Severity::High)
+            .map(|f| f.code.to_string())
+            .collect();
+        codes.dedup();
+        let excepted = crate::policy::current()
+            .is_some_and(|p| crate::profile::pin::pin(raw).is_ok_and(|pin| p.scan_excepted(&pin)));
+        let result = (!codes.is_empty() && !excepted).then_some(codes);
+        if let Some(codes) = &result {
+            events::emit(Event::ToolQuarantined {
+                server,
+                tool,
+                codes: &codes.join(", "),
+            });
+        }
+        self.scan_cache
+            .lock()
+            .expect("scan cache")
+            .insert(key, result.clone());
+        result
+    }
+
     /// Recomputes the catalog from every upstream's tools, and tells the
     /// front when what it exposes changed.
     fn rebuild_catalog(&self, changed: Option<usize>) {
@@ -515,10 +566,19 @@ impl Manager {
         // are checked on connect and on every list_changed, since both
         // rebuild the catalog).
         let governance = crate::profile::govern::current();
+        let other_tools: Vec<(usize, String)> = entries
+            .iter()
+            .map(|(i, _, _, n, _)| (*i, n.to_string()))
+            .collect();
         let mut tools = Vec::with_capacity(entries.len());
         let mut withheld = Vec::new();
         for ((i, server, _, original, raw), exposed) in entries.iter().zip(exposed) {
-            let state = governance.tool_state(server, original, raw.get());
+            let mut state = governance.tool_state(server, original, raw.get());
+            if state.visible()
+                && let Some(codes) = self.quarantine(server, original, raw.get(), &other_tools)
+            {
+                state = crate::profile::govern::ToolState::Quarantined(codes);
+            }
             if state.visible() {
                 tools.push(ExposedTool {
                     json: rename(raw, &exposed),

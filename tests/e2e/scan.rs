@@ -74,3 +74,97 @@ fn poisoned_definitions_are_caught_in_full() {
     // The honest server is clean.
     assert!(!findings.iter().any(|f| f["server"] == "mail"), "{doc:#}");
 }
+
+/// The same scan runs in `serve` as tools are listed: a high-severity
+/// finding quarantines the tool (hidden; a call says why), unless the org
+/// excepts that exact definition by its pin.
+#[test]
+fn serve_quarantines_poisoned_tools() {
+    use serde_json::json;
+    let home = Home::new();
+    let evil = Server::new("evil", home.tb.python()).set(
+        "args",
+        &format!("[{}]", crate::support::quote(&fixture("poisoned"))),
+    );
+    home.config(&[evil]);
+    let mut serve = crate::support::serve::Serve::start(&home);
+    serve.initialize();
+    let names = serve.tool_names();
+    for hidden in [
+        "evil__add",
+        "evil__weather",
+        "evil__lookup",
+        "evil__translate",
+        "evil__ping",
+    ] {
+        assert!(
+            !names.contains(&hidden.to_string()),
+            "{hidden} listed: {names:?}"
+        );
+    }
+    assert!(
+        names.contains(&"evil__summarize".to_string()),
+        "medium findings do not quarantine: {names:?}"
+    );
+    let r = serve.result(
+        "tools/call",
+        json!({"name": "evil__add", "arguments": {"a": 1, "b": 2}}),
+    );
+    assert_eq!(r["isError"], true, "{r}");
+    assert_eq!(
+        r["_meta"]["dev.toolgate/error"]["kind"], "quarantined",
+        "{r}"
+    );
+    assert!(
+        r["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("instruction-tag"),
+        "{r}"
+    );
+    serve.finish();
+
+    // The org reviewed `ping` and excepts that exact definition.
+    let done = home.run_toolgate(&["tools", "--json"]);
+    let doc: Value = serde_json::from_str(&done.stdout).unwrap();
+    let ping = doc["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "evil__ping")
+        .cloned()
+        .unwrap_or_else(|| panic!("{doc:#}"));
+    assert_eq!(ping["state"], "quarantined", "{doc:#}");
+    // Its pin, as `toolgate profile pin` computes it.
+    let draft = home.path().join("draft.toml");
+    let text = std::fs::read_to_string(home.config_file()).unwrap();
+    let servers = &text[text.find("[servers.evil]").unwrap()..];
+    std::fs::write(
+        &draft,
+        format!("org = \"x\"\nserial = 1\nissued = \"2026-01-01T00:00:00Z\"\nexpires = \"2099-01-01T00:00:00Z\"\n\n{servers}"),
+    )
+    .unwrap();
+    let done = home.run_toolgate(&["profile", "pin", draft.to_str().unwrap()]);
+    assert!(done.status.success(), "{}", done.describe());
+    let pinned: toml::Table = toml::from_str(&std::fs::read_to_string(&draft).unwrap()).unwrap();
+    let pin = pinned["servers"]["evil"]["tools"]["ping"]["pin"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    home.write_raw_config(&format!(
+        "{text}\n[policy]\nscan_exceptions = [{}]\n",
+        crate::support::quote(&pin)
+    ));
+    let done = home.run_toolgate(&["tools", "--json"]);
+    let doc: Value = serde_json::from_str(&done.stdout).unwrap();
+    let state = |name: &str| {
+        doc["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .map(|t| t["state"].clone())
+    };
+    assert_eq!(state("evil__ping"), Some(json!("ok")), "{doc:#}");
+    assert_eq!(state("evil__add"), Some(json!("quarantined")), "{doc:#}");
+}
