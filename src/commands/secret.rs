@@ -86,13 +86,7 @@ fn set(paths: &Paths, args: SecretSetArgs) -> Result<u8> {
 fn read_value(scope: &str, name: &str) -> Result<Secret> {
     let mut text = String::new();
     if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-        let _echo_off = EchoOff::new();
-        use std::io::Write;
-        let mut err = std::io::stderr();
-        let _ = write!(err, "Value of {scope}/{name} (not shown): ");
-        let _ = err.flush();
-        std::io::stdin().read_line(&mut text)?;
-        let _ = writeln!(err);
+        text = ask_hidden(&format!("Value of {scope}/{name} (not shown): "))?;
     } else {
         std::io::stdin()
             .read_to_string(&mut text)

@@ -175,6 +175,26 @@ pub fn version_at_least(min: &str) -> bool {
     }
 }
 
+/// Parses profile text loosely and refuses it when its `min_version` is
+/// newer than this toolgate; returns the loose table.
+fn check_min_version(text: &str) -> Result<toml::Table, String> {
+    let loose: toml::Table = toml::from_str(text).map_err(|e| {
+        format!(
+            "the profile is not valid TOML: {}",
+            e.to_string().trim_end()
+        )
+    })?;
+    if let Some(min) = loose.get("min_version").and_then(|v| v.as_str())
+        && !version_at_least(min)
+    {
+        return Err(format!(
+            "the profile needs toolgate {min} or newer, and this is {}: update toolgate",
+            env!("CARGO_PKG_VERSION")
+        ));
+    }
+    Ok(loose)
+}
+
 /// Unix seconds of an RFC 3339 UTC time (`2026-11-20T00:00:00Z`).
 pub fn parse_time(text: &str) -> Result<i64, String> {
     let bad = || format!("\"{text}\" is not a UTC time such as 2026-11-20T00:00:00Z");
@@ -216,20 +236,7 @@ impl Profile {
     /// it is too old rather than failing on keys it does not know), then
     /// the whole, strictly, then the checks types cannot express.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let loose: toml::Table = toml::from_str(text).map_err(|e| {
-            format!(
-                "the profile is not valid TOML: {}",
-                e.to_string().trim_end()
-            )
-        })?;
-        if let Some(min) = loose.get("min_version").and_then(|v| v.as_str())
-            && !version_at_least(min)
-        {
-            return Err(format!(
-                "the profile needs toolgate {min} or newer, and this is {}: update toolgate",
-                env!("CARGO_PKG_VERSION")
-            ));
-        }
+        check_min_version(text)?;
         let profile: Profile = toml::from_str(text)
             .map_err(|e| format!("the profile is invalid: {}", e.to_string().trim_end()))?;
         profile.validate()?;
@@ -241,20 +248,7 @@ impl Profile {
     /// every load): every check but recomputing each pin from its
     /// definition, which is most of the cost.
     pub fn parse_verified(text: &str) -> Result<Self, String> {
-        let loose: toml::Table = toml::from_str(text).map_err(|e| {
-            format!(
-                "the profile is not valid TOML: {}",
-                e.to_string().trim_end()
-            )
-        })?;
-        if let Some(min) = loose.get("min_version").and_then(|v| v.as_str())
-            && !version_at_least(min)
-        {
-            return Err(format!(
-                "the profile needs toolgate {min} or newer, and this is {}: update toolgate",
-                env!("CARGO_PKG_VERSION")
-            ));
-        }
+        let loose = check_min_version(text)?;
         let profile: Profile = toml::Table::try_into(loose)
             .map_err(|e| format!("the profile is invalid: {}", e.to_string().trim_end()))?;
         profile.validate_header()?;

@@ -1081,22 +1081,18 @@ impl Front {
             let mut args: Value = jsonrpc::member(&members, "arguments")
                 .and_then(|a| serde_json::from_str(a.get()).ok())
                 .unwrap_or(Value::Null);
-            let findings = guard.scan(
+            match self.guard_value(
+                guard,
                 &mut args,
                 crate::policy::guard::Direction::Arguments,
                 &up.name,
                 &target.original,
-            );
-            if let Some(answer) =
-                self.guard_findings(&up.name, &target.original, "arguments", &findings)
-            {
-                return answer;
-            }
-            if findings
-                .iter()
-                .any(|f| f.action == crate::policy::guard::Action::Redact)
-            {
-                jsonrpc::set_member(&mut members, "arguments", jsonrpc::raw(&args.to_string()));
+            ) {
+                Err(refusal) => return refusal,
+                Ok(true) => {
+                    jsonrpc::set_member(&mut members, "arguments", jsonrpc::raw(&args.to_string()))
+                }
+                Ok(false) => {}
             }
         }
         let guard_results = policy
@@ -1121,28 +1117,43 @@ impl Front {
                 let Ok(mut result) = serde_json::from_str::<Value>(&raw) else {
                     return Answer::Result(raw);
                 };
-                let findings = guard.scan(
+                match self.guard_value(
+                    guard,
                     &mut result,
                     crate::policy::guard::Direction::Results,
                     &up.name,
                     &target.original,
-                );
-                if let Some(answer) =
-                    self.guard_findings(&up.name, &target.original, "result", &findings)
-                {
-                    return answer;
-                }
-                if findings
-                    .iter()
-                    .any(|f| f.action == crate::policy::guard::Action::Redact)
-                {
-                    Answer::Result(result.to_string())
-                } else {
-                    Answer::Result(raw)
+                ) {
+                    Err(refusal) => refusal,
+                    Ok(true) => Answer::Result(result.to_string()),
+                    Ok(false) => Answer::Result(raw),
                 }
             }
             (answer, _) => answer,
         }
+    }
+
+    /// Scans arguments or a result with the guardrails, in place. `Err`:
+    /// the refusal to answer with (a `block` finding); `Ok(true)`: something
+    /// was redacted.
+    fn guard_value(
+        &self,
+        guard: &crate::policy::guard::Guard,
+        value: &mut Value,
+        dir: crate::policy::guard::Direction,
+        server: &str,
+        tool: &str,
+    ) -> Result<bool, Answer> {
+        use crate::policy::guard::{Action, Direction};
+        let findings = guard.scan(value, dir, server, tool);
+        let label = match dir {
+            Direction::Arguments => "arguments",
+            Direction::Results => "result",
+        };
+        if let Some(refusal) = self.guard_findings(server, tool, label, &findings) {
+            return Err(refusal);
+        }
+        Ok(findings.iter().any(|f| f.action == Action::Redact))
     }
 
     /// Reports guardrail findings; a `block` one becomes the answer.

@@ -505,12 +505,13 @@ impl Manager {
     /// results are cached by the definition's text.
     fn quarantine(
         &self,
-        server: &str,
+        governance: &crate::profile::govern::Governance,
+        (index, server): (usize, &str),
         tool: &str,
         raw: &str,
         others: &[(usize, String)],
     ) -> Option<Vec<String>> {
-        if crate::profile::govern::current().pinned_exactly(server, tool, raw) {
+        if governance.pinned_exactly(server, tool, raw) {
             return None;
         }
         let key = crate::util::sha256_hex(format!("{server}\0{raw}").as_bytes());
@@ -518,10 +519,9 @@ impl Manager {
             return hit.clone();
         }
         let def: serde_json::Value = serde_json::from_str(raw).ok()?;
-        let index = self.upstreams().iter().position(|u| &*u.name == server);
         let other_names: Vec<String> = others
             .iter()
-            .filter(|(i, _)| Some(*i) != index)
+            .filter(|(i, _)| *i != index)
             .map(|(_, n)| n.clone())
             .collect();
         let mut codes: Vec<String> = crate::policy::scan::scan_tool(server, &def, &other_names)
@@ -575,7 +575,8 @@ impl Manager {
         for ((i, server, _, original, raw), exposed) in entries.iter().zip(exposed) {
             let mut state = governance.tool_state(server, original, raw.get());
             if state.visible()
-                && let Some(codes) = self.quarantine(server, original, raw.get(), &other_tools)
+                && let Some(codes) =
+                    self.quarantine(&governance, (*i, server), original, raw.get(), &other_tools)
             {
                 state = crate::profile::govern::ToolState::Quarantined(codes);
             }
