@@ -1,5 +1,7 @@
 //! `toolgate scan [--json]`: the poisoning scan of every configured server
-//! (those the org profile lets run), started the way `serve` starts them.
+//! (those the org profile lets run), started the way `serve` starts them:
+//! its instructions, every tool definition, and its prompts and resource
+//! templates where it declares those capabilities.
 //!
 //! JSON shape (version 1): `{"version":1,"findings":[{"server","code",
 //! "severity","location","evidence"}],"summary":{"high","medium","low"},
@@ -54,6 +56,29 @@ pub fn run(paths: &Paths, args: ScanArgs) -> Result<u8> {
                 };
                 for f in scan::scan_tool(&u.name, &def, &others) {
                     findings.push((u.name.to_string(), f));
+                }
+            }
+            // Prompts and resource templates, where the server has them.
+            for (capability, method, kind) in [
+                ("prompts", "prompts/list", "prompt"),
+                ("resources", "resources/templates/list", "resource template"),
+            ] {
+                if !live.init.has(capability) {
+                    continue;
+                }
+                match crate::upstream::list_all(&live.conn, method, u.config.timeout()).await {
+                    Ok(items) => {
+                        for item in items {
+                            let Ok(def) = serde_json::from_str::<Value>(item.get()) else {
+                                continue;
+                            };
+                            for f in scan::scan_other(&u.name, kind, &def, &others) {
+                                findings.push((u.name.to_string(), f));
+                            }
+                        }
+                    }
+                    // A server may declare resources without templates.
+                    Err(e) => tracing::warn!(server = %u.name, "not scanned: {e}"),
                 }
             }
         }

@@ -57,7 +57,7 @@ fn patterns() -> &'static Patterns {
         tag: regex::Regex::new(r"(?i)</?\s*(important|system|instructions?|admin|secret|hidden)\s*>").unwrap(),
         concealment: regex::Regex::new(r"(?i)\b(do not|don't|never)\s+(tell|inform|mention|reveal|show|notify)\b[^.]{0,40}\b(user|human|them)|\bwithout (telling|informing|notifying) the user|\bkeep (this|it) (a )?secret").unwrap(),
         sensitive: regex::Regex::new(r"(?i)(~|\$home|/home/[^/\s]+|/root)/\.(ssh|aws|gnupg|kube|docker)\b|\bid_(rsa|ed25519|ecdsa)\b|(^|[\s/'\x22`])\.env\b|\bmcp\.json\b|claude_desktop_config\.json|\.cursor/mcp|\bcredentials\.json\b|/etc/(passwd|shadow)\b|\.npmrc\b|\.netrc\b|\.git-credentials\b").unwrap(),
-        directive: regex::Regex::new(r"(?i)\bbefore (using|calling) (this|any|the) tool\b|\balways (call|use|run|invoke)\b|\byou must (first|always)\b|\bfirst (call|read|run|use)\b|\bignore (all )?(previous|prior|other) (instructions|tools)\b|\binstead of (the )?\w+ tool\b").unwrap(),
+        directive: regex::Regex::new(r"(?i)\bbefore (using|calling) (this|any|the) (tool|prompt|resource|template)\b|\balways (call|use|run|invoke)\b|\byou must (first|always)\b|\bfirst (call|read|run|use)\b|\bignore (all )?(previous|prior|other) (instructions|tools)\b|\binstead of (the )?\w+ tool\b").unwrap(),
         exfil: regex::Regex::new(r"(?i)\b(content|contents|text|body) of (the )?(file|files|conversation|chat|previous messages)|\b(pass|put|include|send|paste|provide)\b[^.]{0,40}\b(file contents?|private key|api key|credentials|password|token|conversation|chat history|system prompt)\b").unwrap(),
         blob: regex::Regex::new(r"[A-Za-z0-9+/]{120,}={0,2}|\b[0-9a-fA-F]{96,}\b").unwrap(),
         url: regex::Regex::new(r"https?://[^\s)\x22'<>]+").unwrap(),

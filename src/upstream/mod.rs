@@ -855,43 +855,53 @@ pub async fn list_all_tools(conn: &Connection, timeout: Duration) -> Result<Vec<
         name: String,
     }
     let mut tools = Vec::new();
+    for tool in list_all(conn, "tools/list", timeout).await? {
+        match serde_json::from_str::<Named>(tool.get()) {
+            Ok(n) => tools.push(ToolDef {
+                name: n.name,
+                raw: tool,
+            }),
+            Err(e) => tracing::warn!(
+                server = conn.server(),
+                "skipping a tool without a name: {e}"
+            ),
+        }
+    }
+    Ok(tools)
+}
+
+/// Fetches every page of a list method (`tools/list`, `prompts/list`,
+/// `resources/list`, `resources/templates/list`); the items stay raw.
+pub async fn list_all(
+    conn: &Connection,
+    method: &str,
+    timeout: Duration,
+) -> Result<Vec<Box<RawValue>>, String> {
+    let mut items = Vec::new();
     let mut cursor: Option<String> = None;
     for _ in 0..MAX_PAGES {
         let params = cursor
             .as_ref()
             .map(|c| serde_json::json!({ "cursor": c }).to_string());
         let raw = conn
-            .call(
-                "tools/list",
-                |_| params,
-                None,
-                timeout,
-                std::future::pending(),
-            )
+            .call(method, |_| params, None, timeout, std::future::pending())
             .await
-            .map_err(|e| describe_call_error(conn.server(), "tools/list", &e))?;
+            .map_err(|e| describe_call_error(conn.server(), method, &e))?;
         let page: Page = serde_json::from_str(raw.get())
-            .map_err(|e| format!("its tools/list result is malformed: {e}"))?;
-        for tool in page.tools.unwrap_or_default() {
-            match serde_json::from_str::<Named>(tool.get()) {
-                Ok(n) => tools.push(ToolDef {
-                    name: n.name,
-                    raw: tool,
-                }),
-                Err(e) => tracing::warn!(
-                    server = conn.server(),
-                    "skipping a tool without a name: {e}"
-                ),
-            }
-        }
+            .map_err(|e| format!("its {method} result is malformed: {e}"))?;
+        let list = match method {
+            "tools/list" => page.tools,
+            "prompts/list" => page.prompts,
+            "resources/list" => page.resources,
+            _ => page.resource_templates,
+        };
+        items.extend(list.unwrap_or_default());
         match page.next_cursor {
             Some(c) if !c.is_empty() => cursor = Some(c),
-            _ => return Ok(tools),
+            _ => return Ok(items),
         }
     }
-    Err(format!(
-        "its tools/list returned more than {MAX_PAGES} pages"
-    ))
+    Err(format!("its {method} returned more than {MAX_PAGES} pages"))
 }
 
 /// Words for a failed call to an upstream.

@@ -65,6 +65,23 @@ fn poisoned_definitions_are_caught_in_full() {
     ] {
         assert!(has(tool, code), "{tool}: {code} missed\n{doc:#}");
     }
+    // Prompts, resource templates and instructions are scanned too.
+    let at = |prefix: &str, code: &str| {
+        findings
+            .iter()
+            .any(|f| f["location"].as_str().unwrap().starts_with(prefix) && f["code"] == code)
+    };
+    for (prefix, code) in [
+        ("evil prompt review ", "instruction-tag"),
+        ("evil prompt review ", "shadowing"),
+        ("evil prompt review ", "sensitive-path"),
+        ("evil resource template notes ", "concealment"),
+        ("evil resource template notes ", "sensitive-path"),
+        ("evil instructions", "model-directive"),
+        ("evil prompt review ", "model-directive"),
+    ] {
+        assert!(at(prefix, code), "{prefix}: {code} missed\n{doc:#}");
+    }
     // The smuggled text is shown decoded.
     assert!(
         doc.to_string()
