@@ -659,49 +659,6 @@ mod tests {
         assert!(g.scan(&mut v, Direction::Results, "crm", "t").is_empty());
     }
 
-    /// Property: for generated text with secrets embedded at random places,
-    /// redaction leaves no part of any secret visible.
-    #[test]
-    fn redaction_never_leaves_a_secret_partly_visible() {
-        let g = guard();
-        let secrets = [
-            "AKIAIOSFODNN7EXAMPLE",
-            "ghp_0123456789abcdefghijABCDEFGHIJ012345",
-            "sk-ant-api03-abcdefghijklmnopqrstuvwxyz",
-            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.abcdefghijklmnop",
-        ];
-        let fillers = ["", " ", "x ", "\n", "— ", "(", "\"", "key="];
-        let mut seed = 7u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        for _ in 0..500 {
-            let mut text = String::new();
-            let mut used = Vec::new();
-            for _ in 0..(next() % 4 + 1) {
-                text.push_str(fillers[(next() % fillers.len() as u64) as usize]);
-                let s = secrets[(next() % secrets.len() as u64) as usize];
-                used.push(s);
-                text.push_str(s);
-                text.push_str(fillers[(next() % fillers.len() as u64) as usize]);
-                text.push(' ');
-            }
-            let mut v = json!({"text": text});
-            g.scan(&mut v, Direction::Results, "s", "t");
-            let out = v.to_string();
-            for s in used {
-                // No 12-character piece of any secret survives.
-                for w in s.as_bytes().windows(12) {
-                    let piece = std::str::from_utf8(w).unwrap();
-                    assert!(!out.contains(piece), "{piece:?} of {s} left in {out}");
-                }
-            }
-        }
-    }
-
     #[test]
     fn checksums() {
         assert!(luhn("4111111111111111"));

@@ -66,6 +66,9 @@ pub mod guard;
 pub mod limits;
 pub mod scan;
 
+#[cfg(test)]
+mod props;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
