@@ -12,14 +12,38 @@ fn scan(home: &Home) -> (Option<i32>, Value) {
     (done.status.code(), doc)
 }
 
+/// The benign corpus: the tool definitions, prompts, resource templates and
+/// instructions of real published servers (npm server-everything,
+/// filesystem, memory, sequential-thinking; PyPI mcp-server-time, git,
+/// fetch) and of this repo's fixtures give no high-severity finding.
 #[test]
 fn real_servers_have_no_high_findings() {
     let home = Home::new();
+    let tb = &home.tb;
+    let files = home.path().join("files");
+    let repo = home.path().join("repo");
+    std::fs::create_dir_all(&files).unwrap();
+    let git = std::process::Command::new("git")
+        .args(["init", "-q"])
+        .arg(&repo)
+        .status()
+        .expect("git runs");
+    assert!(git.success());
+    let path = |p: &std::path::Path| p.display().to_string();
     home.config(&[
-        Server::everything(&home.tb),
-        Server::time(&home.tb),
-        Server::faulty(&home.tb, &home),
-        Server::fixture(&home.tb, "dynamic"),
+        Server::everything(tb),
+        Server::time(tb),
+        Server::new("filesystem", tb.get("TESTBED_FILESYSTEM")).arg(&path(&files)),
+        Server::new("memory", tb.get("TESTBED_MEMORY"))
+            .env("MEMORY_FILE_PATH", &path(&home.path().join("memory.jsonl"))),
+        Server::new("thinking", tb.get("TESTBED_SEQTHINKING"))
+            .env("DISABLE_THOUGHT_LOGGING", "true"),
+        Server::new("git", tb.get("TESTBED_GIT"))
+            .arg("--repository")
+            .arg(&path(&repo)),
+        Server::new("fetch", tb.get("TESTBED_FETCH")),
+        Server::faulty(tb, &home),
+        Server::fixture(tb, "dynamic"),
     ]);
     let (code, doc) = scan(&home);
     assert_eq!(doc["summary"]["high"], 0, "{doc:#}");

@@ -179,6 +179,11 @@ impl Server {
         self
     }
 
+    pub fn arg(mut self, arg: &str) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
     /// Any other key, its value given as TOML (`timeout`, "\"1s\"").
     pub fn set(mut self, key: &str, toml_value: &str) -> Self {
         self.extra.push((key.into(), toml_value.into()));

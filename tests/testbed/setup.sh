@@ -31,7 +31,13 @@ installed_ok() {
     [[ -f "$stamp_file" && -f "$tb/env.sh" ]] || return 1
     [[ "$(cat "$stamp_file")" == "$(want_stamp)" ]] || return 1
     [[ -x "$tb/npm/node_modules/.bin/node" && -x "$tb/venv/bin/python" && -x "$tb/venv/bin/mcp-server-time" ]] || return 1
-    [[ -e "$tb/npm/node_modules/.bin/mcp-server-everything" && -e "$tb/npm/node_modules/.bin/conformance" ]] || return 1
+    [[ -x "$tb/venv/bin/mcp-server-git" && -x "$tb/venv/bin/mcp-server-fetch" ]] || return 1
+    local b
+    for b in mcp-server-everything mcp-server-filesystem mcp-server-memory mcp-server-sequential-thinking conformance; do
+        [[ -e "$tb/npm/node_modules/.bin/$b" ]] || return 1
+    done
+    compgen -G "$tb/venv/lib/python3*/site-packages/readabilipy/javascript/node_modules/jsdom" >/dev/null || return 1
+    command -v git >/dev/null 2>&1 || return 1
     command -v gnome-keyring-daemon >/dev/null 2>&1 && command -v dbus-run-session >/dev/null 2>&1 || return 1
     command -v secret-tool >/dev/null 2>&1 || return 1
     command -v minisign >/dev/null 2>&1 || return 1
@@ -109,6 +115,10 @@ fi
 if ! command -v minisign >/dev/null 2>&1; then
     apt_install minisign
 fi
+# mcp-server-git drives the git binary (through GitPython).
+if ! command -v git >/dev/null 2>&1; then
+    apt_install git
+fi
 
 python="${TOOLGATE_TESTBED_PYTHON:-}"
 if [[ -z "$python" ]]; then
@@ -132,7 +142,7 @@ if ! "$python" -c 'import venv, ensurepip' >/dev/null 2>&1; then
     esac
 fi
 
-# ---- npm: server-everything, the TS SDK, conformance, Node 22 -----------
+# ---- npm: the reference servers, the TS SDK, conformance, Node 22 --------
 mkdir -p "$tb/npm"
 npm_dir="$tb/npm"
 if ! cmp -s "$here/package.json" "$npm_dir/package.json" ||
@@ -146,6 +156,14 @@ node22_version="$("$node22" --version 2>>"$log")" || fail "node 22 does not run"
 [[ "$node22_version" == v22.* ]] || fail "node from npm is $node22_version, wanted v22"
 everything="$npm_dir/node_modules/.bin/mcp-server-everything"
 [[ -e "$everything" ]] || fail "mcp-server-everything missing"
+# The reference servers' bins are `#!/usr/bin/env node` symlinks into dist/;
+# they run on the system Node (>= 18) and equally as `$TESTBED_NODE22 <bin>`.
+filesystem="$npm_dir/node_modules/.bin/mcp-server-filesystem"
+memory="$npm_dir/node_modules/.bin/mcp-server-memory"
+seqthinking="$npm_dir/node_modules/.bin/mcp-server-sequential-thinking"
+for f in "$filesystem" "$memory" "$seqthinking"; do
+    [[ -e "$f" ]] || fail "$(basename "$f") missing"
+done
 conformance_js="$(readlink -f "$npm_dir/node_modules/.bin/conformance")"
 [[ -f "$conformance_js" ]] || fail "conformance missing"
 
@@ -161,7 +179,7 @@ EOF
 chmod +x "$tb/bin/conformance.tmp"
 mv -f "$tb/bin/conformance.tmp" "$tb/bin/conformance"
 
-# ---- Python venv: mcp SDK, mcp-server-time -------------------------------
+# ---- Python venv: mcp SDK, mcp-server-time/-git/-fetch --------------------
 venv="$tb/venv"
 if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c 'pass' >/dev/null 2>&1; then
     rm -rf "$venv"
@@ -169,7 +187,20 @@ if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c 'pass' >/dev/null 2>
 fi
 run "pip install" "$venv/bin/python" -m pip install -q -r "$here/requirements.txt"
 "$venv/bin/python" -c 'import mcp.server.lowlevel, mcp.client.stdio' >>"$log" 2>&1 || fail "mcp SDK does not import"
-[[ -x "$venv/bin/mcp-server-time" ]] || fail "mcp-server-time missing"
+for f in mcp-server-time mcp-server-git mcp-server-fetch; do
+    [[ -x "$venv/bin/$f" ]] || fail "$f missing"
+done
+# mcp-server-fetch simplifies HTML with readabilipy, which runs Readability.js
+# under the `node` on PATH and, the first time, runs an unpinned `npm install`
+# into its own package directory (network, seconds). Give it the pinned
+# @mozilla/readability, jsdom and minimist from package.json instead.
+readabilipy_js="$("$venv/bin/python" -c 'import os, readabilipy; print(os.path.join(os.path.dirname(readabilipy.__file__), "javascript"))' 2>>"$log")" ||
+    fail "readabilipy does not import"
+[[ -d "$readabilipy_js" ]] || fail "readabilipy has no javascript directory"
+if [[ -d "$readabilipy_js/node_modules" && ! -L "$readabilipy_js/node_modules" ]]; then
+    rm -rf "$readabilipy_js/node_modules"
+fi
+ln -sfn "$npm_dir/node_modules" "$readabilipy_js/node_modules"
 mcp_version="$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("mcp"))')"
 
 # ---- env.sh ---------------------------------------------------------------
@@ -181,6 +212,11 @@ export TESTBED_NODE22=$(q "$node22_abs")
 export TESTBED_EVERYTHING=$(q "$everything")
 export TESTBED_PYTHON=$(q "$venv/bin/python")
 export TESTBED_TIME=$(q "$venv/bin/mcp-server-time")
+export TESTBED_GIT=$(q "$venv/bin/mcp-server-git")
+export TESTBED_FETCH=$(q "$venv/bin/mcp-server-fetch")
+export TESTBED_FILESYSTEM=$(q "$filesystem")
+export TESTBED_MEMORY=$(q "$memory")
+export TESTBED_SEQTHINKING=$(q "$seqthinking")
 export TESTBED_CONFORMANCE=$(q "$tb/bin/conformance")
 export TESTBED_NODE_MODULES=$(q "$npm_dir/node_modules")
 EOF
