@@ -61,6 +61,9 @@ const TARGET_P99_RATIO: f64 = 1.5;
 const TARGET_THROUGHPUT_RATIO: f64 = 0.85;
 const TARGET_INIT_MS: f64 = 10.0;
 const TARGET_IDLE_RSS_MIB: f64 = 12.0;
+/// With `--realistic-policy` (the policy issue's targets).
+const TARGET_POLICY_P50_RATIO: f64 = 1.3;
+const TARGET_POLICY_P99_RATIO: f64 = 2.0;
 
 // ---------------------------------------------------------------------------
 // Options
@@ -87,6 +90,9 @@ struct Opts {
     rss_upstreams: usize,
     /// Only measure the direct path (toolgate not needed).
     direct_only: bool,
+    /// Run toolgate with a realistic policy: 100 rules, guardrails in both
+    /// directions, rate limits on.
+    realistic_policy: bool,
     /// Exit 1 when a target is missed.
     strict: bool,
     /// Scenarios to run (calls, startup, rss); all when empty.
@@ -113,6 +119,10 @@ usage: cargo bench --bench proxy -- [options]
   --spawns N          spawns per path in the start-up scenario (default 20)
   --rss-upstreams N   stdio upstreams in the idle-RSS scenario (default 10)
   --direct-only       measure the direct path only (toolgate not needed)
+  --realistic-policy  toolgate runs a realistic policy: 100 rules (globs, argument
+                      conditions), argument constraints on echo, guardrails in both
+                      directions, two rate limits (never reached); its targets
+                      are p50 ratio <= 1.3 and p99 ratio <= 2
   --only LIST         run only these scenarios, comma-separated: calls,startup,rss
   --strict            exit with status 1 when a target is missed
   -h, --help          this help
@@ -139,6 +149,7 @@ impl Opts {
             spawns: if quick { 3 } else { 20 },
             rss_upstreams: 10,
             direct_only: false,
+            realistic_policy: false,
             strict: false,
             only: Vec::new(),
             quick,
@@ -167,6 +178,7 @@ impl Opts {
                 "--spawns" => o.spawns = num("--spawns")?,
                 "--rss-upstreams" => o.rss_upstreams = num("--rss-upstreams")?,
                 "--direct-only" => o.direct_only = true,
+                "--realistic-policy" => o.realistic_policy = true,
                 "--strict" => o.strict = true,
                 "--only" => {
                     let v = it.next().context("--only needs a list")?;
@@ -722,6 +734,91 @@ impl Env {
     }
 }
 
+/// The `[policy]` of the realistic-policy run, as config.toml text: 100
+/// rules of the kinds an org writes (server and tool globs, exact tools,
+/// argument conditions; most of them about other servers, as in a real
+/// profile, a few about server-everything), constraints on `echo`'s
+/// arguments, the built-in guardrails plus two org rules acting in both
+/// directions, and two rate limits high enough never to refuse a call.
+fn realistic_policy() -> String {
+    let mut t = String::from(
+        "\n[policy]\ndefault = \"allow\"\n\n[policy.tiers]\ndestructive = \"step-up\"\n\n",
+    );
+    let servers = [
+        "github", "gitlab", "jira", "slack", "postgres", "aws", "k8s", "drive", "linear",
+    ];
+    let verbs = [
+        "delete_*", "create_*", "update_*", "merge_*", "list_*", "get_*", "search_*",
+    ];
+    let decisions = ["deny", "step-up", "observe", "allow"];
+    let mut n = 0;
+    for (i, server) in servers.iter().enumerate() {
+        for (j, verb) in verbs.iter().enumerate() {
+            n += 1;
+            t.push_str(&format!(
+                "[[policy.rules]]\nid = \"r{n}\"\nserver = \"{server}\"\ntool = \"{verb}\"\ndecision = \"{}\"\n\n",
+                decisions[(i + j) % decisions.len()]
+            ));
+        }
+        n += 1;
+        t.push_str(&format!(
+            "[[policy.rules]]\nid = \"r{n}\"\nserver = \"{server}\"\ntool = \"run_query\"\n\
+             when = [{{ arg = \"sql\", pattern = \"(?i)^\\\\s*(drop|truncate|delete)\\\\b\" }}]\n\
+             decision = \"deny\"\n\n"
+        ));
+    }
+    // Rules that reach server-everything's tools (the call under test).
+    let everything = [
+        ("everything", "*", "", "observe"),
+        ("everything", "echo", "", "allow"),
+        (
+            "everything",
+            "echo",
+            "{ arg = \"message\", pattern = \"(?i)drop table\" }",
+            "deny",
+        ),
+        (
+            "everything",
+            "echo",
+            "{ arg = \"message\", present = false }",
+            "deny",
+        ),
+        ("everything", "get-env", "", "deny"),
+        ("everything", "trigger-*", "", "step-up"),
+        ("every*", "long*", "", "observe"),
+        ("*", "delete_*", "", "step-up"),
+    ];
+    for (server, tool, when, decision) in everything {
+        n += 1;
+        t.push_str(&format!(
+            "[[policy.rules]]\nid = \"r{n}\"\nserver = \"{server}\"\ntool = \"{tool}\"\n"
+        ));
+        if !when.is_empty() {
+            t.push_str(&format!("when = [{when}]\n"));
+        }
+        t.push_str(&format!("decision = \"{decision}\"\n\n"));
+    }
+    while n < 100 {
+        n += 1;
+        t.push_str(&format!(
+            "[[policy.rules]]\nid = \"r{n}\"\nserver = \"internal-{n}\"\ntool = \"tool_{n}\"\ndecision = \"observe\"\n\n"
+        ));
+    }
+    t.push_str(
+        "[policy.tools.\"everything/echo\"]\n\
+         tier = \"read\"\n\
+         schema = { type = \"object\", required = [\"message\"] }\n\
+         args.message = { max_length = 10000, deny_pattern = \"(?i)rm -rf /\" }\n\n\
+         [[policy.limits]]\nid = \"all-calls\"\nmax = 100000000\nper = \"day\"\nburst = 10000000\nscope = \"all\"\n\n\
+         [[policy.limits]]\nid = \"echo\"\nserver = \"everything\"\ntool = \"echo\"\nmax = 100000000\nper = \"minute\"\nburst = 10000000\n\n\
+         [policy.guardrails]\nbuiltin = true\n\n\
+         [policy.guardrails.actions]\nsecret = { arguments = \"block\", results = \"redact\" }\npii = { arguments = \"warn\", results = \"redact\" }\n\n\
+         [[policy.guardrails.rules]]\nid = \"acme.ticket\"\npattern = \"ACME-[0-9]{6}\"\narguments = \"warn\"\nresults = \"redact\"\n\n\
+         [[policy.guardrails.rules]]\nid = \"acme.host\"\npattern = \"[a-z0-9-]+\\\\.corp\\\\.acme\\\\.example\"\narguments = \"warn\"\nresults = \"redact\"\n",
+    );
+    t
+}
+
 /// Every tool of `baseline` appears once per upstream, named after the
 /// upstream (`<upstream><separator><tool>`, whatever the separator is).
 fn has_all_tools(tools: &[Tool], upstreams: &[&str], baseline: &[String]) -> bool {
@@ -813,6 +910,11 @@ async fn calls_session(
 
     if !o.direct_only {
         let home = env.home("calls", &["everything"], Some(""))?;
+        if o.realistic_policy {
+            let mut config = fs::read_to_string(home.join("config.toml"))?;
+            config.push_str(&realistic_policy());
+            fs::write(home.join("config.toml"), config)?;
+        }
         let via = env
             .connect(PATH_LABELS[VIA], Target::Via { home: &home }, "calls-via")
             .await?;
@@ -1077,11 +1179,12 @@ fn rows(o: &Opts, r: &Results) -> Vec<Row> {
     let mut rows = Vec::new();
     let ld = nonempty(&r.latency_ms[DIRECT]).map(sorted);
     let lv = nonempty(&r.latency_ms[VIA]).map(sorted);
-    for (p, target) in [
-        (50.0, Some(TARGET_P50_RATIO)),
-        (90.0, None),
-        (99.0, Some(TARGET_P99_RATIO)),
-    ] {
+    let (p50, p99) = if o.realistic_policy {
+        (TARGET_POLICY_P50_RATIO, TARGET_POLICY_P99_RATIO)
+    } else {
+        (TARGET_P50_RATIO, TARGET_P99_RATIO)
+    };
+    for (p, target) in [(50.0, Some(p50)), (90.0, None), (99.0, Some(p99))] {
         let d = ld.as_deref().map(|s| percentile(s, p));
         let v = lv.as_deref().map(|s| percentile(s, p));
         let q = ratio(v, d);
@@ -1205,6 +1308,12 @@ fn print_report(o: &Opts, m: &Machine, everything: &Path, rows: &[Row], r: &Resu
     }
     if o.direct_only {
         println!("- **direct only**: toolgate not measured");
+    }
+    if o.realistic_policy {
+        println!(
+            "- **realistic policy** on the via path: 100 rules, argument constraints, \
+             guardrails both ways, rate limits (see `realistic_policy()` in benches/proxy.rs)"
+        );
     }
     println!();
     println!("| metric | direct | via toolgate | ratio | target | met? |");

@@ -352,48 +352,55 @@ impl Store {
 }
 
 impl Store {
-    /// Takes one token from a bucket of `capacity` that refills at `rate`
-    /// tokens per millisecond, at `now_ms`, atomically across processes.
-    /// Returns `Ok(remaining)` when a token was taken, `Err(tokens_now)`
-    /// when the bucket is empty.
-    pub fn take_token(
+    /// Takes tokens from each of several buckets, all or none, in one
+    /// transaction (atomic across processes). A bucket is `(limit, scope,
+    /// capacity, rate, want)`: it holds at most `capacity` tokens, refills at
+    /// `rate` tokens per millisecond, and gives up to `want` (at least one)
+    /// of them. Returns `Ok(taken)` per bucket when each gave at least one,
+    /// else `Err((index, tokens_now))` for the first empty one, and then
+    /// takes nothing.
+    pub fn take_tokens(
         &mut self,
-        limit: &str,
-        scope: &str,
-        capacity: f64,
-        rate: f64,
+        buckets: &[(&str, &str, f64, f64, f64)],
         now_ms: i64,
-    ) -> Result<std::result::Result<f64, f64>> {
+    ) -> Result<std::result::Result<Vec<f64>, (usize, f64)>> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let row: Option<(f64, i64)> = tx
-            .query_row(
+        let mut taken = Vec::with_capacity(buckets.len());
+        let mut left = Vec::with_capacity(buckets.len());
+        {
+            let mut read = tx.prepare_cached(
                 "SELECT tokens, updated_ms FROM rate_limits WHERE limit_id = ?1 AND scope = ?2",
-                rusqlite::params![limit, scope],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        let tokens = match row {
-            None => capacity,
-            Some((t, at)) => (t + (now_ms - at).max(0) as f64 * rate).min(capacity),
-        };
-        let outcome = if tokens >= 1.0 {
-            Ok(tokens - 1.0)
-        } else {
-            Err(tokens)
-        };
-        let stored = match outcome {
-            Ok(left) => left,
-            Err(t) => t,
-        };
-        tx.execute(
-            "INSERT INTO rate_limits (limit_id, scope, tokens, updated_ms) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(limit_id, scope) DO UPDATE SET tokens = ?3, updated_ms = ?4",
-            rusqlite::params![limit, scope, stored, now_ms],
-        )?;
+            )?;
+            for (i, (limit, scope, capacity, rate, want)) in buckets.iter().enumerate() {
+                let row: Option<(f64, i64)> = read
+                    .query_row(rusqlite::params![limit, scope], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
+                    .optional()?;
+                let tokens = match row {
+                    None => *capacity,
+                    Some((t, at)) => (t + (now_ms - at).max(0) as f64 * rate).min(*capacity),
+                };
+                if tokens < 1.0 {
+                    // Nothing is taken; the transaction rolls back on drop.
+                    return Ok(Err((i, tokens)));
+                }
+                let n = want.max(1.0).min(tokens.floor());
+                taken.push(n);
+                left.push(tokens - n);
+            }
+            let mut write = tx.prepare_cached(
+                "INSERT INTO rate_limits (limit_id, scope, tokens, updated_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(limit_id, scope) DO UPDATE SET tokens = ?3, updated_ms = ?4",
+            )?;
+            for ((limit, scope, ..), tokens) in buckets.iter().zip(&left) {
+                write.execute(rusqlite::params![limit, scope, tokens, now_ms])?;
+            }
+        }
         tx.commit()?;
-        Ok(outcome)
+        Ok(Ok(taken))
     }
 
     /// The highest profile serial verified so far (0: none).

@@ -146,3 +146,31 @@ mod tests {
         assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
     }
 }
+
+/// The OS user running toolgate (the name, else the uid).
+pub fn os_user() -> String {
+    #[cfg(unix)]
+    {
+        // SAFETY: getuid cannot fail; getpwuid_r writes into the buffers
+        // given and its result is read only when it reports success.
+        unsafe {
+            let uid = libc::getuid();
+            let mut pwd: libc::passwd = std::mem::zeroed();
+            let mut buf = vec![0 as libc::c_char; 4096];
+            let mut result: *mut libc::passwd = std::ptr::null_mut();
+            if libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) == 0
+                && !result.is_null()
+                && !pwd.pw_name.is_null()
+            {
+                return std::ffi::CStr::from_ptr(pwd.pw_name)
+                    .to_string_lossy()
+                    .into_owned();
+            }
+            format!("uid {uid}")
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        std::env::var("USERNAME").unwrap_or_else(|_| "unknown".into())
+    }
+}

@@ -14,7 +14,11 @@
 //! scope = "tool"           # tool | server | all (default: the narrowest named)
 //! ```
 //!
-//! A bucket holds `burst` tokens and refills at `max` per `per`. A call
+//! A bucket holds `burst` tokens and refills at `max` per `per`. To keep
+//! the store off the path of most calls, a process takes tokens from a big
+//! bucket a few at a time (1/64 of its burst, at most 256; one at a time
+//! when the burst is under 128) and spends them locally; tokens it took
+//! and did not spend before it exits are lost until the bucket refills. A call
 //! over a limit gets an `isError` result with the limit, the current count
 //! and the seconds until a call is possible again, in words and in `_meta`.
 
@@ -131,17 +135,32 @@ pub fn now_ms() -> i64 {
     real + crate::auth::test_clock_offset() * 1000
 }
 
-/// The shared buckets: the local store, opened once per process.
+/// The most tokens a process takes from a shared bucket at once: 1/64 of
+/// its burst, at most 256 (a bucket of burst under 128 is taken from one
+/// token at a time, exactly). Tokens taken ahead and not spent when the
+/// process exits are lost until the bucket refills.
+fn lease_size(capacity: f64) -> f64 {
+    (capacity / 64.0).floor().clamp(1.0, 256.0)
+}
+
+/// The shared buckets: the local store, opened once per process, and the
+/// tokens this process has taken ahead (by limit id and scope).
 pub struct Buckets {
     db: std::path::PathBuf,
-    store: std::sync::Mutex<Option<crate::store::Store>>,
+    inner: std::sync::Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    store: Option<crate::store::Store>,
+    ahead: std::collections::HashMap<(String, String), f64>,
 }
 
 impl Buckets {
     pub fn new(db: std::path::PathBuf) -> Self {
         Self {
             db,
-            store: std::sync::Mutex::new(None),
+            inner: std::sync::Mutex::new(Inner::default()),
         }
     }
 
@@ -153,10 +172,23 @@ impl Buckets {
         if matching.is_empty() {
             return Ok(());
         }
-        let mut guard = self.store.lock().expect("buckets lock");
-        if guard.is_none() {
+        let mut inner = self.inner.lock().expect("buckets lock");
+        let inner = &mut *inner;
+        let keys: Vec<(String, String)> = matching
+            .iter()
+            .map(|l| (l.id.clone(), l.scope_key(server, tool)))
+            .collect();
+        // Tokens taken ahead pay for the call when every bucket has one.
+        let ahead = |k: &(String, String)| inner.ahead.get(k).copied().unwrap_or(0.0);
+        if keys.iter().all(|k| ahead(k) >= 1.0) {
+            for k in &keys {
+                *inner.ahead.get_mut(k).expect("checked above") -= 1.0;
+            }
+            return Ok(());
+        }
+        if inner.store.is_none() {
             match crate::store::Store::open(&self.db) {
-                Ok(s) => *guard = Some(s),
+                Ok(s) => inner.store = Some(s),
                 Err(e) => {
                     tracing::error!("rate limits cannot be counted ({e:#}); refusing the call");
                     return Err(Exceeded {
@@ -169,35 +201,55 @@ impl Buckets {
                 }
             }
         }
-        let store = guard.as_mut().expect("opened above");
-        let now = now_ms();
-        for l in matching {
-            let scope = l.scope_key(server, tool);
-            match store.take_token(&l.id, &scope, l.capacity(), l.rate_per_ms(), now) {
-                Ok(Ok(_)) => {}
-                Ok(Err(tokens)) => {
-                    let wait_ms = ((1.0 - tokens) / l.rate_per_ms()).ceil().max(0.0);
-                    return Err(Exceeded {
-                        limit: l.id.clone(),
-                        max: l.max,
-                        per: l.per,
-                        used: (l.capacity() - tokens).round().max(0.0) as u32,
-                        retry_after_secs: ((wait_ms / 1000.0).ceil() as u64).max(1),
-                    });
+        // From the shared store: a lease for each bucket with nothing ahead.
+        let short: Vec<usize> = (0..keys.len()).filter(|&i| ahead(&keys[i]) < 1.0).collect();
+        let buckets: Vec<(&str, &str, f64, f64, f64)> = short
+            .iter()
+            .map(|&i| {
+                let l = matching[i];
+                (
+                    keys[i].0.as_str(),
+                    keys[i].1.as_str(),
+                    l.capacity(),
+                    l.rate_per_ms(),
+                    lease_size(l.capacity()),
+                )
+            })
+            .collect();
+        let store = inner.store.as_mut().expect("opened above");
+        match store.take_tokens(&buckets, now_ms()) {
+            Ok(Ok(taken)) => {
+                for (&i, n) in short.iter().zip(taken) {
+                    *inner.ahead.entry(keys[i].clone()).or_insert(0.0) += n;
                 }
-                Err(e) => {
-                    tracing::error!(
-                        "rate limit {} cannot be counted ({e:#}); refusing the call",
-                        l.id
-                    );
-                    return Err(Exceeded {
-                        limit: l.id.clone(),
-                        max: l.max,
-                        per: l.per,
-                        used: l.max,
-                        retry_after_secs: 60,
-                    });
+                for k in &keys {
+                    *inner.ahead.get_mut(k).expect("filled above") -= 1.0;
                 }
+            }
+            Ok(Err((j, tokens))) => {
+                let l = matching[short[j]];
+                let wait_ms = ((1.0 - tokens) / l.rate_per_ms()).ceil().max(0.0);
+                return Err(Exceeded {
+                    limit: l.id.clone(),
+                    max: l.max,
+                    per: l.per,
+                    used: (l.capacity() - tokens).round().max(0.0) as u32,
+                    retry_after_secs: ((wait_ms / 1000.0).ceil() as u64).max(1),
+                });
+            }
+            Err(e) => {
+                let l = matching[0];
+                tracing::error!(
+                    "rate limit {} cannot be counted ({e:#}); refusing the call",
+                    l.id
+                );
+                return Err(Exceeded {
+                    limit: l.id.clone(),
+                    max: l.max,
+                    per: l.per,
+                    used: l.max,
+                    retry_after_secs: 60,
+                });
             }
         }
         Ok(())
@@ -227,7 +279,7 @@ mod tests {
         let l = limit(60, Some(2));
         let take = |store: &mut crate::store::Store, at: i64| {
             store
-                .take_token("l", "s", l.capacity(), l.rate_per_ms(), at)
+                .take_tokens(&[("l", "s", l.capacity(), l.rate_per_ms(), 1.0)], at)
                 .unwrap()
         };
         assert!(take(&mut store, 0).is_ok());
@@ -236,6 +288,68 @@ mod tests {
         // 60 per minute: one token a second.
         assert!(take(&mut store, 999).is_err());
         assert!(take(&mut store, 1000).is_ok());
+        // All or none: a call refused by one bucket takes from no other.
+        let roomy = limit(60, Some(10));
+        let both = |store: &mut crate::store::Store| {
+            store
+                .take_tokens(
+                    &[
+                        ("roomy", "s", roomy.capacity(), roomy.rate_per_ms(), 1.0),
+                        ("l", "s", l.capacity(), l.rate_per_ms(), 1.0),
+                    ],
+                    1000,
+                )
+                .unwrap()
+        };
+        assert_eq!(both(&mut store).unwrap_err().0, 1);
+        assert_eq!(both(&mut store).unwrap_err().0, 1);
+        let left = store
+            .take_tokens(
+                &[("roomy", "s", roomy.capacity(), roomy.rate_per_ms(), 1.0)],
+                1000,
+            )
+            .unwrap();
+        assert!(left.is_ok());
+        // Ten were there; one taken now: the refused calls took none.
+        for _ in 0..9 {
+            assert!(take_roomy(&mut store, &roomy).is_ok());
+        }
+        assert!(take_roomy(&mut store, &roomy).is_err());
+    }
+
+    /// Two processes sharing a large bucket take leases of it, and together
+    /// spend exactly its tokens, no more.
+    #[test]
+    fn leases_spend_the_bucket_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("t.db");
+        let l = Limit {
+            id: "big".into(),
+            server: None,
+            tool: None,
+            max: 640,
+            per: Per::Day,
+            burst: None,
+            scope: None,
+        };
+        assert_eq!(lease_size(l.capacity()), 10.0);
+        assert_eq!(lease_size(20.0), 1.0);
+        let (a, b) = (Buckets::new(db.clone()), Buckets::new(db));
+        let limits = vec![l];
+        let mut ok = 0;
+        for i in 0..2000 {
+            let side = if i % 3 == 0 { &a } else { &b };
+            if side.take(&limits, "s", "t").is_ok() {
+                ok += 1;
+            }
+        }
+        assert_eq!(ok, 640);
+    }
+
+    fn take_roomy(store: &mut crate::store::Store, l: &Limit) -> Result<Vec<f64>, (usize, f64)> {
+        store
+            .take_tokens(&[("roomy", "s", l.capacity(), l.rate_per_ms(), 1.0)], 1000)
+            .unwrap()
     }
 
     #[test]
