@@ -9,6 +9,7 @@
 //! to it except the protocol writer and the listing commands' data output.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod approve;
 pub mod auth;
 pub mod cli;
 pub mod commands;
