@@ -69,6 +69,36 @@ pub enum Command {
     /// (hidden Unicode, instruction tags, concealment, sensitive paths,
     /// exfiltration parameters, shadowing...). Exit 1 on a high finding.
     Scan(ScanArgs),
+    /// Approve or deny calls the policy holds for a person (step-up): the
+    /// terminal UI, or --list and ID --allow|--deny for scripts.
+    #[command(
+        after_help = "Keys in the UI: a/Enter approve once, s approve the tool for the rest of the agent session, d deny (with a reason), j/k select, PgUp/PgDn scroll the arguments, Tab activity, ? help, q quit.\n\nExamples:\n  toolgate approve\n  toolgate approve --list --json\n  toolgate approve 4242-1 --deny --reason 'not on production'"
+    )]
+    Approve(ApproveArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("answer").args(["allow", "deny"])))]
+pub struct ApproveArgs {
+    /// The held call to answer (as --list shows it: PID-N).
+    #[arg(requires = "answer")]
+    pub id: Option<String>,
+    /// Approve the call (scripts: needs cli = true under [policy.approvals]
+    /// in the org profile).
+    #[arg(long, requires = "id")]
+    pub allow: bool,
+    /// Deny the call.
+    #[arg(long, requires = "id")]
+    pub deny: bool,
+    /// Why (recorded; shown to the agent on a denial).
+    #[arg(long, requires = "id")]
+    pub reason: Option<String>,
+    /// List the held calls of every toolgate serve and exit.
+    #[arg(long, conflicts_with = "id")]
+    pub list: bool,
+    /// With --list: print JSON (a documented shape with a "version" field).
+    #[arg(long, requires = "list")]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -64,6 +64,27 @@ pub enum Event<'a> {
         direction: &'a str,
         action: &'a str,
     },
+    /// A call was held for a person's approval (step-up).
+    ApprovalHeld {
+        id: &'a str,
+        server: &'a str,
+        tool: &'a str,
+        rule: &'a str,
+        timeout_secs: u64,
+    },
+    /// A held call was answered or gave up waiting: `outcome` approved,
+    /// rejected, timed out, cancelled; `by` the OS user and `channel` (tui,
+    /// cli, ide, session) where a person answered.
+    ApprovalDecided {
+        id: &'a str,
+        server: &'a str,
+        tool: &'a str,
+        outcome: &'a str,
+        by: &'a str,
+        channel: &'a str,
+        waited_ms: u64,
+        reason: &'a str,
+    },
     /// A request was refused before reaching any upstream.
     CallRefused {
         method: &'a str,
@@ -163,6 +184,44 @@ pub fn emit(event: Event<'_>) {
             direction,
             action,
             "guardrail {rule} matched the {direction} of \"{tool}\" of \"{server}\" ({action})"
+        ),
+        Event::ApprovalHeld {
+            id,
+            server,
+            tool,
+            rule,
+            timeout_secs,
+        } => tracing::info!(
+            target: "toolgate::governance",
+            event = "approval.held",
+            id,
+            server,
+            tool,
+            rule,
+            timeout_secs,
+            "the call {id} to \"{tool}\" of \"{server}\" waits for approval (rule {rule}; up to {timeout_secs} s): run toolgate approve"
+        ),
+        Event::ApprovalDecided {
+            id,
+            server,
+            tool,
+            outcome,
+            by,
+            channel,
+            waited_ms,
+            reason,
+        } => tracing::info!(
+            target: "toolgate::governance",
+            event = "approval.decided",
+            id,
+            server,
+            tool,
+            outcome,
+            by,
+            channel,
+            waited_ms,
+            reason,
+            "the call {id} to \"{tool}\" of \"{server}\": {outcome} after {waited_ms} ms"
         ),
         Event::CallRefused {
             method,

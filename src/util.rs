@@ -113,6 +113,34 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
+/// The OS user running toolgate (the name, else the uid).
+pub fn os_user() -> String {
+    #[cfg(unix)]
+    {
+        // SAFETY: getuid cannot fail; getpwuid_r writes into the buffers
+        // given and its result is read only when it reports success.
+        unsafe {
+            let uid = libc::getuid();
+            let mut pwd: libc::passwd = std::mem::zeroed();
+            let mut buf = vec![0 as libc::c_char; 4096];
+            let mut result: *mut libc::passwd = std::ptr::null_mut();
+            if libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) == 0
+                && !result.is_null()
+                && !pwd.pw_name.is_null()
+            {
+                return std::ffi::CStr::from_ptr(pwd.pw_name)
+                    .to_string_lossy()
+                    .into_owned();
+            }
+            format!("uid {uid}")
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        std::env::var("USERNAME").unwrap_or_else(|_| "unknown".into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,33 +172,5 @@ mod tests {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(super::rfc3339(1_795_395_723), "2026-11-23T01:02:03Z");
         assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-    }
-}
-
-/// The OS user running toolgate (the name, else the uid).
-pub fn os_user() -> String {
-    #[cfg(unix)]
-    {
-        // SAFETY: getuid cannot fail; getpwuid_r writes into the buffers
-        // given and its result is read only when it reports success.
-        unsafe {
-            let uid = libc::getuid();
-            let mut pwd: libc::passwd = std::mem::zeroed();
-            let mut buf = vec![0 as libc::c_char; 4096];
-            let mut result: *mut libc::passwd = std::ptr::null_mut();
-            if libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) == 0
-                && !result.is_null()
-                && !pwd.pw_name.is_null()
-            {
-                return std::ffi::CStr::from_ptr(pwd.pw_name)
-                    .to_string_lossy()
-                    .into_owned();
-            }
-            format!("uid {uid}")
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        std::env::var("USERNAME").unwrap_or_else(|_| "unknown".into())
     }
 }

@@ -15,6 +15,8 @@
 //! shown to a person), [`Activity`] (a recent call and its decision),
 //! [`Decision`] (an answer, bound to one call), and the wire [`Message`].
 
+pub mod broker;
+pub mod client;
 pub mod ui;
 
 use serde::{Deserialize, Serialize};
@@ -146,6 +148,50 @@ pub fn printable(text: &str, multiline: bool) -> String {
         }
     }
     out
+}
+
+/// Redacts a held call's arguments for display: the org's guardrails where
+/// they redact, and always the built-in secret and PII rules, so secrets
+/// never reach the UI, a terminal or a script.
+pub fn redact_for_display(args: &mut serde_json::Value, server: &str, tool: &str) {
+    use crate::policy::guard::{Direction, Guard, GuardConfig};
+    static BUILTIN: std::sync::OnceLock<Option<Guard>> = std::sync::OnceLock::new();
+    let builtin = BUILTIN.get_or_init(|| {
+        let cfg: GuardConfig = toml::from_str(
+            "[actions]\nsecret = { results = \"redact\" }\npii = { results = \"redact\" }\n",
+        )
+        .ok()?;
+        Guard::new(&cfg).ok()
+    });
+    if let Some(g) = builtin {
+        g.scan(args, Direction::Results, server, tool);
+    }
+}
+
+/// Shows a desktop notification for a held call, where the platform has
+/// `notify-send` (best effort; the UI and `--list` show it regardless).
+pub fn notify_desktop(held: &Held) {
+    let summary = format!("toolgate: approve {}?", printable(&held.tool, false));
+    let body = format!(
+        "{} of {} wants to call {} ({}). Run: toolgate approve",
+        printable(&held.agent.name, false),
+        printable(&held.window, false),
+        printable(&held.tool, false),
+        printable(&held.server, false)
+    );
+    let spawned = std::process::Command::new("notify-send")
+        .args(["--app-name=toolgate", &summary, &body])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    match spawned {
+        // Reaped on a thread of its own; nothing waits on it.
+        Ok(mut child) => {
+            std::thread::spawn(move || child.wait());
+        }
+        Err(e) => tracing::debug!("no desktop notification: {e}"),
+    }
 }
 
 #[cfg(test)]

@@ -107,9 +107,24 @@ async fn call(
             args: &arguments,
             definition: definition.as_ref(),
         };
-        if let crate::policy::Outcome::Refuse { message, hint, .. } = policy.check_call(&call) {
-            return Err(UserError::problem(message).hint(hint).into());
+        match policy.check_call(&call) {
+            crate::policy::Outcome::Refuse { message, hint, .. } => {
+                return Err(UserError::problem(message).hint(hint).into());
+            }
+            crate::policy::Outcome::Hold { verdict } => {
+                return Err(UserError::problem(format!(
+                    "the call to \"{}\" of \"{}\" needs a person's approval (policy: {})",
+                    target.original, up.name, verdict.by
+                ))
+                .hint("make the call through toolgate serve (your IDE) and approve it with toolgate approve")
+                .into());
+            }
+            crate::policy::Outcome::Pass { .. } => {}
         }
+    } else if let Some(crate::policy::Outcome::Refuse { message, hint, .. }) =
+        crate::policy::protect::refusal(&up.name, &target.original, &arguments)
+    {
+        return Err(UserError::problem(message).hint(hint).into());
     }
     let live = up
         .live()

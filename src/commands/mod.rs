@@ -1,6 +1,7 @@
 //! One file per subcommand, each with `run`.
 
 pub mod add;
+pub mod approve;
 pub mod auth;
 pub mod call;
 pub mod policy;
@@ -34,6 +35,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Profile(cmd) => profile::run(&paths, cmd),
         Command::Policy(crate::cli::PolicyCommand::Explain(args)) => policy::explain(&paths, args),
         Command::Scan(args) => scan::run(&paths, args),
+        Command::Approve(args) => approve::run(&paths, args),
     }
 }
 
@@ -73,6 +75,7 @@ pub fn load(paths: &Paths) -> Result<Loaded> {
     let (config, governance) = crate::profile::govern::govern(&loaded.config, &state);
     install_policy(&loaded.config, &state)?;
     crate::policy::set_buckets(paths.db_file());
+    crate::policy::protect::set(paths, &crate::secrets::service_name(paths));
     crate::profile::govern::install(governance);
     loaded.config = config;
     Ok(loaded)

@@ -36,7 +36,17 @@ pub fn run(paths: &Paths, args: ServeArgs) -> Result<u8> {
     }
     let _recorder = record_upstreams(paths);
     let rt = super::serve_runtime()?;
-    rt.block_on(async {
+    let broker = crate::approve::broker::Broker::new();
+    let served = rt.block_on(async {
+        // Calls held for approval are offered on this process's socket.
+        let sockets = super::approve::socket_dir(paths);
+        match broker.listen(&sockets) {
+            Ok(()) => crate::approve::broker::install(broker.clone()),
+            Err(e) => tracing::error!(
+                "approvals are unavailable, so calls that need one are denied: could not listen in {}: {e}",
+                sockets.display()
+            ),
+        }
         let user = crate::config::Config::load(paths)?.config;
         if user.registry.url.is_some() {
             // On a thread of its own: fetching (and setting up TLS, which
@@ -69,7 +79,10 @@ pub fn run(paths: &Paths, args: ServeArgs) -> Result<u8> {
                 crate::proxy::serve(&loaded.config, input, output, shutdown_signal()).await
             }
         }
-    })?;
+    });
+    // Held calls go with the process.
+    broker.close();
+    served?;
     Ok(exit::OK)
 }
 

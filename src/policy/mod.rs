@@ -64,6 +64,7 @@
 pub mod constrain;
 pub mod guard;
 pub mod limits;
+pub mod protect;
 pub mod scan;
 
 #[cfg(test)]
@@ -152,6 +153,9 @@ pub struct Rule {
     pub when: Vec<Condition>,
     pub decision: Decision,
     pub reason: Option<String>,
+    /// For `step-up`: how long the call waits for a person (a duration,
+    /// such as "5m"; default: `[policy.approvals] timeout`).
+    pub timeout: Option<String>,
 }
 
 /// What config.toml's `[policy]` may do under a profile.
@@ -187,6 +191,9 @@ pub struct PolicyConfig {
     /// (reviewed by the org).
     #[serde(default)]
     pub scan_exceptions: Vec<String>,
+    /// Step-up approvals: timeout, IDE elicitation, scripts, notifications
+    /// (see [`crate::approve::broker::Settings`]).
+    pub approvals: Option<crate::approve::broker::Settings>,
 }
 
 /// Who a rule comes from.
@@ -277,6 +284,8 @@ pub struct Verdict {
     pub reason: Option<String>,
     pub tier: Option<Tier>,
     pub considered: Vec<Considered>,
+    /// For `step-up`: the deciding rule's own timeout.
+    pub timeout: Option<String>,
 }
 
 /// (server, tool).
@@ -314,8 +323,20 @@ impl Policy {
             (Some(u), UserRules::Tighten) => u.rules.clone(),
             _ => Vec::new(),
         };
+        if let Some(a) = &org.approvals {
+            crate::util::parse_duration(&a.timeout)
+                .map_err(|e| format!("policy.approvals.timeout: {e}"))?;
+        }
         for (origin, list) in [(Origin::Org, org.rules.clone()), (Origin::User, user_rules)] {
             for rule in list {
+                if let Some(t) = &rule.timeout {
+                    crate::util::parse_duration(t).map_err(|e| {
+                        format!(
+                            "policy rule {}: timeout: {e}",
+                            rule.id.as_deref().unwrap_or("(no id)")
+                        )
+                    })?;
+                }
                 let mut patterns = Vec::new();
                 for c in &rule.when {
                     patterns.push(match &c.pattern {
@@ -475,12 +496,16 @@ impl Policy {
                 *slot = Some((spec, c.rule.decision, i));
             }
         }
+        let mut timeout = None;
         let (mut decision, mut by, mut reason) = match best[Origin::Org as usize] {
-            Some((_, d, i)) => (
-                d,
-                rule_id(&self.rules[i]),
-                self.rules[i].rule.reason.clone(),
-            ),
+            Some((_, d, i)) => {
+                timeout = self.rules[i].rule.timeout.clone();
+                (
+                    d,
+                    rule_id(&self.rules[i]),
+                    self.rules[i].rule.reason.clone(),
+                )
+            }
             None => {
                 let tier_default = tier.and_then(|t| match t {
                     Tier::Read => self.org.tiers.read,
@@ -503,6 +528,7 @@ impl Policy {
             decision = d;
             by = rule_id(&self.rules[i]);
             reason = self.rules[i].rule.reason.clone();
+            timeout = self.rules[i].rule.timeout.clone();
         }
         Verdict {
             decision,
@@ -510,7 +536,13 @@ impl Policy {
             reason,
             tier,
             considered,
+            timeout,
         }
+    }
+
+    /// The approval settings (`[policy.approvals]`).
+    pub fn approvals(&self) -> Option<&crate::approve::broker::Settings> {
+        self.org.approvals.as_ref()
     }
 
     /// The guardrails, when they act on this direction.
@@ -655,6 +687,9 @@ pub enum Outcome {
         observe: bool,
         verdict: Option<Box<Verdict>>,
     },
+    /// Hold it for a person's approval (`step-up`); the rest of the
+    /// pipeline passed.
+    Hold { verdict: Box<Verdict> },
     /// Answer with a refusal: (kind, one sentence, what to do, detail).
     Refuse {
         kind: &'static str,
@@ -680,17 +715,11 @@ impl Stage for Decide<'_> {
                 },
                 refused => refused,
             },
-            Decision::StepUp => Outcome::Refuse {
-                kind: "step_up",
-                message: format!(
-                    "the call to \"{}\" of \"{}\" needs a person's approval (policy: {}{}), and approvals are not available in this toolgate yet",
-                    call.tool,
-                    call.server,
-                    v.by,
-                    v.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
-                ),
-                hint: "ask the user to run it themselves, or ask your org's toolgate admins to relax the rule".into(),
-                detail: serde_json::json!({"decision": "step-up", "rule": v.by, "reason": v.reason}),
+            Decision::StepUp => match next(call) {
+                Outcome::Pass { .. } | Outcome::Hold { .. } => Outcome::Hold {
+                    verdict: Box::new(v),
+                },
+                refused => refused,
             },
             Decision::Deny => Outcome::Refuse {
                 kind: "denied",
@@ -699,7 +728,10 @@ impl Stage for Decide<'_> {
                     call.tool,
                     call.server,
                     v.by,
-                    v.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+                    v.reason
+                        .as_deref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
                 ),
                 hint: "do not retry; choose another way, or ask your org's toolgate admins".into(),
                 detail: serde_json::json!({"decision": "deny", "rule": v.by, "reason": v.reason}),
@@ -793,7 +825,15 @@ pub fn run(stages: &[&dyn Stage], call: &Call<'_>) -> Outcome {
 impl Policy {
     /// The whole pipeline for one call.
     pub fn check_call(&self, call: &Call<'_>) -> Outcome {
-        run(&[&Decide(self), &Constrain(self), &RateLimit(self)], call)
+        run(
+            &[
+                &protect::Protect,
+                &Decide(self),
+                &Constrain(self),
+                &RateLimit(self),
+            ],
+            call,
+        )
     }
 }
 
@@ -817,6 +857,7 @@ pub fn install_deny_all(why: String) {
             when: Vec::new(),
             decision: Decision::Deny,
             reason: Some(why),
+            timeout: None,
         }],
         ..Default::default()
     };

@@ -58,6 +58,7 @@ fn rule() -> impl Strategy<Value = Rule> {
                 .unwrap_or_default(),
             decision,
             reason: None,
+            timeout: None,
         })
 }
 

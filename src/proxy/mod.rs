@@ -119,6 +119,9 @@ pub struct Front {
     inflight: Mutex<HashMap<String, oneshot::Sender<()>>>,
     /// Requests relayed to the IDE: toolgate's id -> (upstream, its id).
     relayed: Mutex<HashMap<u64, (usize, Box<RawValue>)>>,
+    /// toolgate's own requests to the IDE (approval elicitations): id ->
+    /// where the answer goes.
+    asked: Mutex<HashMap<String, oneshot::Sender<Result<Value, Value>>>>,
     next_relay: AtomicU64,
     /// Set when the IDE can no longer be written to.
     gone: watch::Sender<bool>,
@@ -143,6 +146,7 @@ pub async fn serve(
         initialized: AtomicBool::new(false),
         inflight: Mutex::new(HashMap::new()),
         relayed: Mutex::new(HashMap::new()),
+        asked: Mutex::new(HashMap::new()),
         next_relay: AtomicU64::new(1),
         gone: watch::Sender::new(false),
         answered: tokio::sync::Notify::new(),
@@ -181,6 +185,10 @@ pub async fn serve(
                 // Answer what was already asked (a script may pipe requests
                 // and close stdin at once), for a bounded time, then stop.
                 tracing::info!("the client closed stdin; stopping");
+                // Nobody will read the answer to a call held for a person.
+                if let Some(b) = crate::approve::broker::current() {
+                    b.abandon_all();
+                }
                 front.drain(EOF_DRAIN).await;
                 break;
             }
@@ -358,6 +366,12 @@ impl Front {
             protocol_version = %version,
             "client initialized"
         );
+        if let Some(b) = crate::approve::broker::current() {
+            b.set_agent(crate::approve::Agent {
+                name: info("name"),
+                version: info("version"),
+            });
+        }
         if self.client.set(client).is_err() {
             return Answer::Error(RpcError::new(
                 code::INVALID_REQUEST,
@@ -422,6 +436,15 @@ impl Front {
     }
 
     async fn on_response(&self, id: &RawValue, outcome: Result<&RawValue, &RawValue>) {
+        if let Some(tx) = self.asked.lock().expect("asked lock").remove(id.get()) {
+            let parse =
+                |raw: &RawValue| serde_json::from_str::<Value>(raw.get()).unwrap_or_default();
+            let _ = tx.send(match outcome {
+                Ok(r) => Ok(parse(r)),
+                Err(e) => Err(parse(e)),
+            });
+            return;
+        }
         let Ok(ours) = id.get().parse::<u64>() else {
             tracing::debug!(
                 id = id.get(),
@@ -757,6 +780,10 @@ impl Front {
                 crate::policy::Outcome::Pass { observe: false, .. } => {}
                 _ => return None,
             }
+        } else if crate::policy::protect::suspect(
+            jsonrpc::member(&members, "arguments").map_or("", |a| a.get()),
+        ) {
+            return None;
         }
         jsonrpc::set_member(&mut members, "name", jsonrpc::raw(&target.original));
         let timeout = self.manager.upstreams()[target.upstream].config.timeout();
@@ -800,6 +827,24 @@ impl Front {
                     data: Some(json!({ META_KEY: { "policy": detail } })),
                 })
             }
+            crate::policy::Outcome::Hold { verdict } => {
+                let message = format!(
+                    "{method} of \"{server}\" needs a person's approval (policy: {}), which toolgate asks for tool calls only, so it is denied",
+                    verdict.by
+                );
+                events::emit(Event::CallRefused {
+                    method,
+                    name: server,
+                    reason: &message,
+                });
+                Err(RpcError {
+                    code: code::POLICY_REFUSED,
+                    message: format!("toolgate: {message}"),
+                    data: Some(
+                        json!({ META_KEY: { "policy": {"decision": "step-up", "rule": verdict.by} } }),
+                    ),
+                })
+            }
             crate::policy::Outcome::Pass { observe, verdict } => {
                 if observe {
                     events::emit(Event::CallObserved {
@@ -833,7 +878,10 @@ impl Front {
         } else {
             None
         };
-        let args: Value = if policy.reads_args(server, &target.original, definition.as_ref()) {
+        let raw_args = jsonrpc::member(members, "arguments").map_or("", |a| a.get());
+        let args: Value = if policy.reads_args(server, &target.original, definition.as_ref())
+            || crate::policy::protect::suspect(raw_args)
+        {
             jsonrpc::member(members, "arguments")
                 .and_then(|a| serde_json::from_str(a.get()).ok())
                 .unwrap_or(Value::Null)
@@ -879,6 +927,313 @@ impl Front {
             timeout,
         )
         .await
+    }
+
+    /// Self-protection where no policy is in force (a policy runs it as its
+    /// first stage).
+    fn self_protection(
+        &self,
+        server: &str,
+        target: &names::Target,
+        members: &[(String, Box<RawValue>)],
+    ) -> Option<Answer> {
+        let raw = jsonrpc::member(members, "arguments").map_or("", |a| a.get());
+        if !crate::policy::protect::suspect(raw) {
+            return None;
+        }
+        let args: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
+        match crate::policy::protect::refusal(server, &target.original, &args)? {
+            crate::policy::Outcome::Refuse {
+                kind,
+                message,
+                hint,
+                detail,
+            } => {
+                events::emit(Event::CallRefused {
+                    method: "tools/call",
+                    name: &target.original,
+                    reason: &message,
+                });
+                Some(policy_refusal(server, kind, &message, &hint, detail))
+            }
+            _ => None,
+        }
+    }
+
+    /// Holds a `step-up` call until a person answers (the terminal UI, a
+    /// script where the profile allows it, or the IDE by elicitation where
+    /// the profile enables it), the IDE cancels it, or it times out.
+    /// `Ok`: approved, go on. `Err`: the answer to give instead. Every
+    /// failure denies.
+    async fn hold(
+        &self,
+        server: &str,
+        target: &names::Target,
+        exposed: &str,
+        members: &[(String, Box<RawValue>)],
+        verdict: &crate::policy::Verdict,
+        mut cancelled: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+    ) -> Result<(), Answer> {
+        use crate::approve::broker;
+        let tool = target.original.as_str();
+        let rule_words = format!(
+            "{}{}",
+            verdict.by,
+            verdict
+                .reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        );
+        let refuse = |kind: &str, message: String, hint: &str| {
+            events::emit(Event::CallRefused {
+                method: "tools/call",
+                name: exposed,
+                reason: &message,
+            });
+            policy_refusal(
+                server,
+                kind,
+                &message,
+                hint,
+                json!({"decision": "step-up", "rule": verdict.by, "reason": verdict.reason}),
+            )
+        };
+        let Some(b) = broker::current() else {
+            return Err(refuse(
+                "step_up",
+                format!(
+                    "the call to \"{tool}\" of \"{server}\" needs a person's approval (policy: {rule_words}), and toolgate's approval service is not running here, so it is denied"
+                ),
+                "ask the user to check toolgate's log; approvals need toolgate serve",
+            ));
+        };
+        if b.granted(server, tool) {
+            b.record(
+                server,
+                tool,
+                "approved",
+                "session grant",
+                crate::policy::limits::now_ms(),
+            );
+            return Ok(());
+        }
+        let settings = broker::settings();
+        let timeout = verdict.timeout.as_deref().unwrap_or(&settings.timeout);
+        let timeout = crate::util::parse_duration(timeout).unwrap_or(Duration::from_secs(120));
+        let raw_args = jsonrpc::member(members, "arguments").map_or("{}", |a| a.get());
+        let args_hash = crate::util::sha256_hex(raw_args.as_bytes());
+        let mut shown: Value = serde_json::from_str(raw_args).unwrap_or(Value::Null);
+        crate::approve::redact_for_display(&mut shown, server, tool);
+        let now = crate::policy::limits::now_ms();
+        let deadline = now + timeout.as_millis() as i64;
+        let (held, mut answer) = b.hold(
+            server,
+            tool,
+            exposed,
+            shown,
+            args_hash,
+            &verdict.by,
+            verdict.reason.clone(),
+            now,
+            deadline,
+        );
+        events::emit(Event::ApprovalHeld {
+            id: &held.id,
+            server,
+            tool,
+            rule: &verdict.by,
+            timeout_secs: timeout.as_secs(),
+        });
+        if settings.notify {
+            crate::approve::notify_desktop(&held);
+        }
+        let progress_token = jsonrpc::member(members, "_meta")
+            .and_then(|m| jsonrpc::shallow(m).ok())
+            .and_then(|m| jsonrpc::member(&m, "progressToken").map(|t| t.get().to_owned()));
+        // In the IDE too, where it can ask and the profile lets it.
+        let mut ide = if settings.elicitation && self.client_declared("elicitation") {
+            Some(self.ask_approval(&held, &rule_words).await)
+        } else {
+            None
+        };
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        let mut last_progress: Option<std::time::Instant> = None;
+        let mut sent = 0u64;
+        let started = std::time::Instant::now();
+        let finish = |outcome: &str, by: &str, channel: &str, reason: &str| {
+            b.finish(&held.id, outcome);
+            b.record(server, tool, outcome, by, crate::policy::limits::now_ms());
+            events::emit(Event::ApprovalDecided {
+                id: &held.id,
+                server,
+                tool,
+                outcome,
+                by,
+                channel,
+                waited_ms: started.elapsed().as_millis() as u64,
+                reason,
+            });
+        };
+        let decided: broker::Answer = loop {
+            tokio::select! {
+                a = &mut answer => match a {
+                    Ok(a) => break a,
+                    Err(_) => {
+                        finish("failed", "", "", "the approval service stopped");
+                        return Err(refuse("step_up", format!("the call to \"{tool}\" of \"{server}\" was held for approval, and the approval service stopped, so it is denied"), "retry later"));
+                    }
+                },
+                a = async { (&mut ide.as_mut().expect("guarded").1).await }, if ide.is_some() => {
+                    let (ide_id, _) = ide.take().expect("guarded");
+                    self.asked.lock().expect("asked lock").remove(&ide_id);
+                    let allow = a.ok().and_then(|r| r.ok()).is_some_and(|r| {
+                        r.get("action").and_then(Value::as_str) == Some("accept")
+                            && r.pointer("/content/decision").and_then(Value::as_str) == Some("allow")
+                    });
+                    break broker::Answer {
+                        allow,
+                        scope: crate::approve::Scope::Once,
+                        reason: (!allow).then(|| "declined in the IDE".to_string()),
+                        channel: "ide".into(),
+                        user: crate::util::os_user(),
+                    };
+                }
+                () = cancelled.as_mut() => {
+                    finish("cancelled", "", "", "the IDE cancelled the call");
+                    if let Some((ide_id, _)) = ide.take() {
+                        self.withdraw_ask(&ide_id).await;
+                    }
+                    return Err(Answer::Nothing);
+                }
+                _ = tick.tick() => {
+                    let now = crate::policy::limits::now_ms();
+                    if now >= deadline {
+                        finish("timed out", "", "", "");
+                        if let Some((ide_id, _)) = ide.take() {
+                            self.withdraw_ask(&ide_id).await;
+                        }
+                        return Err(refuse(
+                            "step_up_timeout",
+                            format!(
+                                "nobody approved the call to \"{tool}\" of \"{server}\" within {} (policy: {rule_words}), so toolgate denied it",
+                                crate::util::format_duration(timeout)
+                            ),
+                            "ask the user to run `toolgate approve` in a terminal, then retry the call",
+                        ));
+                    }
+                    if let Some(token) = &progress_token
+                        && last_progress.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY)
+                    {
+                        last_progress = Some(std::time::Instant::now());
+                        sent += 1;
+                        let left = Duration::from_millis((deadline - now).max(0) as u64 / 1000 * 1000);
+                        let params = json!({
+                            "progressToken": serde_json::from_str::<Value>(token).unwrap_or(Value::Null),
+                            "progress": sent,
+                            "message": format!(
+                                "waiting for approval of {tool} ({} left): the user answers with `toolgate approve`",
+                                crate::util::format_duration(left)
+                            ),
+                        });
+                        self.send(&jsonrpc::notification("notifications/progress", Some(&params.to_string()))).await;
+                    }
+                }
+            }
+        };
+        if let Some((ide_id, _)) = ide.take() {
+            self.withdraw_ask(&ide_id).await;
+        }
+        if decided.channel == crate::approve::broker::ABANDONED {
+            finish("cancelled", "", "", "the IDE closed the connection");
+            return Err(Answer::Nothing);
+        }
+        let who = format!("{} ({})", decided.user, decided.channel);
+        if decided.allow {
+            finish(
+                "approved",
+                &who,
+                &decided.channel,
+                decided.reason.as_deref().unwrap_or(""),
+            );
+            Ok(())
+        } else {
+            finish(
+                "rejected",
+                &who,
+                &decided.channel,
+                decided.reason.as_deref().unwrap_or(""),
+            );
+            Err(refuse(
+                "step_up_denied",
+                format!(
+                    "{} denied the call to \"{tool}\" of \"{server}\"{}",
+                    decided.user,
+                    decided
+                        .reason
+                        .as_deref()
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default()
+                ),
+                "do not retry it unless the user asks you to",
+            ))
+        }
+    }
+
+    /// Asks the IDE for approval by form elicitation; returns the request's
+    /// id and where its answer arrives.
+    async fn ask_approval(
+        &self,
+        held: &crate::approve::Held,
+        rule: &str,
+    ) -> (String, oneshot::Receiver<Result<Value, Value>>) {
+        let id = format!("\"toolgate-approve-{}\"", held.id);
+        let (tx, rx) = oneshot::channel();
+        self.asked
+            .lock()
+            .expect("asked lock")
+            .insert(id.clone(), tx);
+        let args = serde_json::to_string_pretty(&held.args).unwrap_or_default();
+        let params = json!({
+            "mode": "form",
+            "message": format!(
+                "toolgate holds a call for your approval (rule {rule}):\n{} of {}\narguments:\n{}",
+                held.tool, held.server, crate::approve::printable(&args, true)
+            ),
+            "requestedSchema": {
+                "type": "object",
+                "properties": {
+                    "decision": {
+                        "type": "string",
+                        "title": "Decision",
+                        "enum": ["allow", "deny"],
+                        "enumNames": ["Allow this call", "Deny it"],
+                    }
+                },
+                "required": ["decision"],
+            },
+        });
+        self.send(&jsonrpc::request(
+            &id,
+            "elicitation/create",
+            Some(&params.to_string()),
+        ))
+        .await;
+        (id, rx)
+    }
+
+    /// Withdraws an approval question from the IDE (answered elsewhere).
+    async fn withdraw_ask(&self, id: &str) {
+        self.asked.lock().expect("asked lock").remove(id);
+        let params = json!({
+            "requestId": serde_json::from_str::<Value>(id).unwrap_or(Value::Null),
+            "reason": "answered elsewhere",
+        });
+        self.send(&jsonrpc::notification(
+            "notifications/cancelled",
+            Some(&params.to_string()),
+        ))
+        .await;
     }
 
     /// Waits for a started `tools/call`; answers what the upstream did not.
@@ -927,6 +1282,7 @@ impl Front {
         params: Option<&RawValue>,
         cancelled: impl std::future::Future<Output = ()>,
     ) -> Answer {
+        tokio::pin!(cancelled);
         let Some(params) = params else {
             return Answer::Error(RpcError::new(
                 code::INVALID_PARAMS,
@@ -1045,7 +1401,24 @@ impl Front {
                     });
                 }
                 crate::policy::Outcome::Pass { .. } => {}
+                crate::policy::Outcome::Hold { verdict } => {
+                    if let Err(answer) = self
+                        .hold(
+                            &up.name,
+                            &target,
+                            &name,
+                            &members,
+                            &verdict,
+                            cancelled.as_mut(),
+                        )
+                        .await
+                    {
+                        return answer;
+                    }
+                }
             }
+        } else if let Some(refused) = self.self_protection(&up.name, &target, &members) {
+            return refused;
         }
         let live = match up.live() {
             Some(live) => live,
@@ -1106,6 +1479,19 @@ impl Front {
         let answer = self
             .finish_call(&target, started, live.conn.clone(), cancelled)
             .await;
+        if let Some(b) = crate::approve::broker::current() {
+            let outcome = match &answer {
+                Answer::Nothing => "cancelled",
+                _ => "allowed",
+            };
+            b.record(
+                &up.name,
+                &target.original,
+                outcome,
+                "policy",
+                crate::policy::limits::now_ms(),
+            );
+        }
         // Guardrails on the result, before the IDE sees it.
         match (
             answer,
@@ -1704,6 +2090,10 @@ fn set_progress_token(members: &mut Vec<(String, Box<RawValue>)>, id: u64) {
     let meta: Box<RawValue> = serde_json::from_str(&jsonrpc::unshallow(&meta)).expect("valid JSON");
     jsonrpc::set_member(members, "_meta", meta);
 }
+
+/// How often a held call tells the IDE it is still waiting (where the IDE
+/// gave a progress token).
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 /// A `tools/call` answered by toolgate itself with `isError: true`: the agent
 /// sees the sentence, scripts the detail under `_meta`.

@@ -1,6 +1,7 @@
 //! One module per area; each test runs in its own process under nextest,
 //! with its own TOOLGATE_HOME.
 
+mod approve;
 mod cli;
 mod faults;
 mod lifecycle;

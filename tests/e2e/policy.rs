@@ -25,6 +25,7 @@ server = "faulty"
 tool = "big"
 when = [{ arg = "size", gt = 100 }]
 decision = "step-up"
+timeout = "1ms"
 
 [[policy.rules]]
 id = "watch-ok"
@@ -71,8 +72,9 @@ fn decisions_and_constraints_through_serve() {
     // An argument condition: small is fine, large needs a person.
     let r = call(&mut serve, "faulty__big", json!({"size": 5}));
     assert_eq!(r["content"][0]["text"], "xxxxx", "{r}");
+    // (Held for a person; nobody answers within its 1 ms.)
     let r = call(&mut serve, "faulty__big", json!({"size": 500}));
-    assert_eq!(meta(&r)["kind"], "step_up", "{r}");
+    assert_eq!(meta(&r)["kind"], "step_up_timeout", "{r}");
     assert!(
         r["content"][0]["text"]
             .as_str()

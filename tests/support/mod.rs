@@ -302,10 +302,24 @@ impl Home {
             // Org-managed settings only where a test writes them, never the
             // machine's own /etc/toolgate/managed.toml.
             .env("TOOLGATE_MANAGED_CONFIG", self.path().join("managed.toml"))
+            // The test clock (absent: real time); see Home::advance_clock.
+            .env("TOOLGATE_TEST_CLOCK_FILE", self.path().join("clock"))
             .env_remove("TOOLGATE_CONFIG");
         for (k, v) in self.tb.vars() {
             cmd.env(k, v);
         }
+    }
+
+    /// Moves the test clock of every process of this home forward.
+    pub fn advance_clock(&self, secs: i64) {
+        let path = self.path().join("clock");
+        let now: i64 = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
+        let tmp = self.path().join("clock.tmp");
+        std::fs::write(&tmp, (now + secs).to_string()).unwrap();
+        std::fs::rename(tmp, path).unwrap();
     }
 
     /// Runs a toolgate command to its end (bounded).

@@ -41,6 +41,7 @@ installed_ok() {
     command -v gnome-keyring-daemon >/dev/null 2>&1 && command -v dbus-run-session >/dev/null 2>&1 || return 1
     command -v secret-tool >/dev/null 2>&1 || return 1
     command -v minisign >/dev/null 2>&1 || return 1
+    command -v tmux >/dev/null 2>&1 || return 1
 }
 
 if installed_ok; then
@@ -114,6 +115,10 @@ fi
 # The stock minisign, to check that profile signatures interoperate.
 if ! command -v minisign >/dev/null 2>&1; then
     apt_install minisign
+fi
+# tmux drives the approval UI in tests (send-keys, capture-pane).
+if ! command -v tmux >/dev/null 2>&1; then
+    apt_install tmux
 fi
 # mcp-server-git drives the git binary (through GitPython).
 if ! command -v git >/dev/null 2>&1; then
