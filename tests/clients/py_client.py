@@ -669,6 +669,30 @@ async def logging_relayed() -> None:
 # ---- main -------------------------------------------------------------------
 
 
+@scenario
+async def approval_by_elicitation() -> None:
+    """A step-up call asked in the IDE (form elicitation, enabled by the
+    policy): allowed, declined, and answered "deny"."""
+    answers = [("accept", "allow"), ("decline", None), ("accept", "deny")]
+    asked: list[str] = []
+
+    async def elicitation(ctx: Any, params: Any) -> types.ElicitResult:
+        asked.append(params.message)
+        check("big" in params.message and "faulty" in params.message, f"message: {params.message!r}")
+        check('"size": 150' in params.message, f"arguments not shown: {params.message!r}")
+        action, decision = answers[len(asked) - 1]
+        return types.ElicitResult(action=action, content={"decision": decision} if decision else None)
+
+    async with toolgate(elicitation_callback=elicitation) as s:
+        r = await s.call_tool("faulty__big", {"size": 150})
+        check(not r.is_error and text_of(r) == "x" * 150, f"allowed in the IDE: {dump(r)}")
+        for _ in range(2):
+            r = await s.call_tool("faulty__big", {"size": 150})
+            meta = toolgate_error(r)
+            check(meta["kind"] == "step_up_denied", f"denied in the IDE: {dump(r)}")
+    check(len(asked) == 3, f"asked {len(asked)} times")
+
+
 async def run(name: str) -> None:
     with anyio.fail_after(90):
         await SCENARIOS[name]()

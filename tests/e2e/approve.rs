@@ -14,6 +14,10 @@ use crate::support::{Home, Server};
 
 /// The user's own policy (no org profile): big outputs need a person.
 fn policy(cli: bool) -> String {
+    policy_with(cli, false)
+}
+
+fn policy_with(cli: bool, elicitation: bool) -> String {
     format!(
         r#"
 [policy]
@@ -22,6 +26,7 @@ default = "allow"
 [policy.approvals]
 timeout = "2m"
 cli = {cli}
+elicitation = {elicitation}
 
 [[policy.rules]]
 id = "big-needs-approval"
@@ -389,6 +394,30 @@ fn the_terminal_ui_approves_and_denies() {
     ui.keys(&["Tab"]);
     let screen = ui.wait_for("rejected");
     assert!(screen.contains("approved"), "{screen}");
+    // Closing the UI loses nothing: a call held while it was open keeps
+    // waiting, and a new UI answers it.
+    ui.keys(&["Tab"]);
+    let id = call_big(&mut serve, 82, 260, None);
+    ui.wait_for("\"size\": 260");
+    ui.keys(&["q"]);
+    drop(ui);
+    assert_eq!(wait_held(&home, 1)[0]["args"]["size"], 260);
+    let ui = Tmux::start(&home, 80, 24);
+    ui.wait_for("\"size\": 260");
+    ui.keys(&["a"]);
+    let (r, _) = serve.until_response(&id);
+    assert_eq!(r["result"]["content"][0]["text"], "x".repeat(260), "{r}");
     ui.keys(&["q"]);
     serve.finish();
+}
+
+#[test]
+fn the_ide_answers_by_elicitation_where_enabled() {
+    let home = Home::new();
+    home.config(&[Server::faulty(&home.tb, &home)]);
+    let text = std::fs::read_to_string(home.config_file()).unwrap();
+    home.write_raw_config(&format!("{text}\n{}", policy_with(false, true)));
+    // The scenario allows one call in the IDE, declines one, answers
+    // "deny" to one (it fails unless each gets its answer).
+    crate::support::py(&home, "approval_by_elicitation");
 }
