@@ -44,7 +44,14 @@ pub fn init(paths: &Paths, file: bool, default: &str) -> Guard {
                     .map_err(|e| e.to_string())
             }) {
             Ok(appender) => {
-                let (writer, g) = tracing_appender::non_blocking(appender);
+                // The writer's queue is allocated whole up front: 8,192
+                // lines (256 KiB) rather than the default 128,000 (4 MiB of
+                // an idle serve's memory). When it is full, lines are
+                // dropped rather than the proxy slowed.
+                let (writer, g) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+                    .buffered_lines_limit(8192)
+                    .lossy(true)
+                    .finish(appender);
                 guard = Some(g);
                 Some(
                     fmt::layer()

@@ -141,6 +141,71 @@ pub fn os_user() -> String {
     }
 }
 
+/// Keeps the resident size of a long-running process to the code it runs:
+/// asks the kernel not to map the executable's pages around each one it
+/// faults in (`MADV_RANDOM` turns off fault-around and read-ahead on those
+/// mappings). A process that runs a small part of a large binary then
+/// holds only that part in memory. Linux only; harmless where it fails.
+pub fn map_code_on_demand() {
+    exe_pages(false);
+}
+
+/// Gives back what an idle long-running process holds and no longer uses:
+/// the executable's pages (`MADV_PAGEOUT`; they stay in the page cache and
+/// come back one by one as they are used) and the allocator's free memory
+/// (`malloc_trim`). Linux only; harmless where it fails.
+pub fn trim_idle() {
+    exe_pages(true);
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory to the system.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg_attr(not(target_os = "linux"), allow(unused_variables))]
+fn exe_pages(give_back: bool) {
+    #[cfg(target_os = "linux")]
+    {
+        let Ok(exe) = std::fs::read_link("/proc/self/exe") else {
+            return;
+        };
+        let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+            return;
+        };
+        let exe = exe.to_string_lossy();
+        for line in maps.lines() {
+            // start-end perms offset dev inode path
+            let mut fields = line.split_whitespace();
+            let (Some(range), Some(_perms)) = (fields.next(), fields.next()) else {
+                continue;
+            };
+            if fields.nth(3).is_none_or(|path| path != exe) {
+                continue;
+            }
+            let Some((start, end)) = range.split_once('-') else {
+                continue;
+            };
+            let (Ok(start), Ok(end)) = (
+                usize::from_str_radix(start, 16),
+                usize::from_str_radix(end, 16),
+            ) else {
+                continue;
+            };
+            // SAFETY: the range is a mapping of this process's own
+            // executable, as the kernel lists it; MADV_RANDOM and
+            // MADV_PAGEOUT change only how the kernel pages it, never its
+            // contents.
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_RANDOM);
+                if give_back {
+                    libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_PAGEOUT);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

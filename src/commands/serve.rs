@@ -21,6 +21,8 @@ pub fn run(paths: &Paths, args: ServeArgs) -> Result<u8> {
             .hint("use 127.0.0.1:PORT, or add --allow-non-loopback if you really mean it")
             .into());
     }
+    // serve runs for hours: only the code it uses stays resident.
+    crate::util::map_code_on_demand();
     let _guard = crate::logging::init(paths, true, "info");
     let loaded = super::load(paths)?;
     crate::auth::set_interactive(true);

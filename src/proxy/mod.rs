@@ -127,6 +127,8 @@ pub struct Front {
     gone: watch::Sender<bool>,
     /// Signalled each time a request is answered (for the drain at EOF).
     answered: tokio::sync::Notify,
+    /// Messages read from the IDE so far (for trimming when idle).
+    activity: AtomicU64,
     has_servers: bool,
 }
 
@@ -150,9 +152,11 @@ pub async fn serve(
         next_relay: AtomicU64::new(1),
         gone: watch::Sender::new(false),
         answered: tokio::sync::Notify::new(),
+        activity: AtomicU64::new(0),
         has_servers: config.enabled_servers().next().is_some(),
     });
     let relay = tokio::spawn(front.clone().relay_events(events_rx));
+    let trimmer = tokio::spawn(front.clone().trim_when_idle());
     let mut gone = front.gone.subscribe();
     let mut reader = BufReader::with_capacity(64 * 1024, input);
     let mut buf = Vec::with_capacity(8192);
@@ -200,6 +204,7 @@ pub async fn serve(
     }
     manager.shutdown().await;
     relay.abort();
+    trimmer.abort();
     Ok(())
 }
 
@@ -211,7 +216,25 @@ impl Front {
         }
     }
 
+    /// Gives memory back after [`IDLE_TRIM`] without a message from the
+    /// IDE (once per quiet spell, when no upstream is starting): an IDE's
+    /// toolgate spends most of its life waiting.
+    async fn trim_when_idle(self: Arc<Self>) {
+        let mut seen = u64::MAX;
+        let mut trimmed = u64::MAX;
+        loop {
+            tokio::time::sleep(IDLE_TRIM).await;
+            let now = self.activity.load(Ordering::Relaxed);
+            if now == seen && now != trimmed && !self.manager.any_starting() {
+                crate::util::trim_idle();
+                trimmed = now;
+            }
+            seen = now;
+        }
+    }
+
     async fn on_line(self: &Arc<Self>, line: &[u8]) {
+        self.activity.fetch_add(1, Ordering::Relaxed);
         match jsonrpc::parse(line) {
             Ok(Kind::Request { id, method, params }) => {
                 if method == "initialize" {
@@ -2090,6 +2113,9 @@ fn set_progress_token(members: &mut Vec<(String, Box<RawValue>)>, id: u64) {
     let meta: Box<RawValue> = serde_json::from_str(&jsonrpc::unshallow(&meta)).expect("valid JSON");
     jsonrpc::set_member(members, "_meta", meta);
 }
+
+/// How long the IDE must be quiet before `serve` gives memory back.
+const IDLE_TRIM: Duration = Duration::from_secs(2);
 
 /// How often a held call tells the IDE it is still waiting (where the IDE
 /// gave a progress token).

@@ -325,15 +325,20 @@ impl Tmux {
 
     /// Waits (bounded) until the screen shows `text`.
     fn wait_for(&self, text: &str) -> String {
+        self.wait_for_all(&[text])
+    }
+
+    /// Waits (bounded) until the screen shows every one of `texts`.
+    fn wait_for_all(&self, texts: &[&str]) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let screen = self.screen();
-            if screen.contains(text) {
+            if texts.iter().all(|t| screen.contains(t)) {
                 return screen;
             }
             assert!(
                 Instant::now() < deadline,
-                "the UI never showed {text:?}:\n{screen}"
+                "the UI never showed {texts:?}:\n{screen}"
             );
             std::thread::yield_now();
         }
@@ -392,8 +397,7 @@ fn the_terminal_ui_approves_and_denies() {
     );
     // The activity view shows both decisions.
     ui.keys(&["Tab"]);
-    let screen = ui.wait_for("rejected");
-    assert!(screen.contains("approved"), "{screen}");
+    ui.wait_for_all(&["│ Activity", "approved", "rejected"]);
     // Closing the UI loses nothing: a call held while it was open keeps
     // waiting, and a new UI answers it.
     ui.keys(&["Tab"]);
@@ -420,4 +424,34 @@ fn the_ide_answers_by_elicitation_where_enabled() {
     // The scenario allows one call in the IDE, declines one, answers
     // "deny" to one (it fails unless each gets its answer).
     crate::support::py(&home, "approval_by_elicitation");
+}
+
+#[test]
+fn one_terminal_ui_serves_two_serve_processes() {
+    let home = setup(false);
+    let mut a = Serve::start(&home);
+    let mut b = Serve::start(&home);
+    a.initialize();
+    b.initialize();
+    let ui = Tmux::start(&home, 80, 24);
+    ui.wait_for("2 processes connected");
+    let ida = call_big(&mut a, 90, 150, None);
+    wait_held(&home, 1);
+    let idb = call_big(&mut b, 91, 160, None);
+    ui.wait_for("2 pending");
+    // The first held (soonest deadline) is selected: approve it, then move
+    // to the other and approve that.
+    ui.keys(&["a"]);
+    let (r, _) = a.until_response(&ida);
+    assert_eq!(r["result"]["content"][0]["text"], "x".repeat(150), "{r}");
+    ui.wait_for("1 pending");
+    ui.keys(&["k"]);
+    ui.keys(&["a"]);
+    let (r, _) = b.until_response(&idb);
+    assert_eq!(r["result"]["content"][0]["text"], "x".repeat(160), "{r}");
+    // A serve that exits leaves the UI.
+    b.finish();
+    ui.wait_for("1 process connected");
+    ui.keys(&["q"]);
+    a.finish();
 }
