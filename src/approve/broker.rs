@@ -324,6 +324,9 @@ impl Broker {
     }
 
     fn broadcast(&self, msg: &Message) {
+        if self.feed.receiver_count() == 0 {
+            return;
+        }
         if let Ok(line) = serde_json::to_string(msg) {
             // No UI connected is fine: the calls wait in `pending`.
             let _ = self.feed.send(line);
@@ -502,12 +505,19 @@ fn peer_of(stream: &UnixStream) -> Result<Peer, String> {
     })
 }
 
-/// Whether a process's standard input is a terminal (Linux: /proc).
+/// Whether a process's standard input is a terminal. Linux reads it from
+/// /proc; elsewhere it cannot be told and the uid check alone applies.
+#[cfg(target_os = "linux")]
 fn on_terminal(pid: u32) -> bool {
     std::fs::read_link(format!("/proc/{pid}/fd/0")).is_ok_and(|target| {
         let t = target.to_string_lossy();
         t.starts_with("/dev/pts/") || t.starts_with("/dev/tty")
     })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn on_terminal(_pid: u32) -> bool {
+    true
 }
 
 /// The process-wide broker of `serve`.

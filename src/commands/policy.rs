@@ -82,14 +82,9 @@ pub fn explain(paths: &Paths, args: PolicyExplainArgs) -> Result<u8> {
         return Ok(exit::OK);
     }
     let mut text = format!(
-        "{server}/{tool}: {} (by {}{})\n",
+        "{server}/{tool}: {} (by {})\n",
         verdict.decision.label(),
-        verdict.by,
-        verdict
-            .reason
-            .as_deref()
-            .map(|r| format!(": {r}"))
-            .unwrap_or_default()
+        verdict.rule_words()
     );
     if let Some(Err(v)) = &constraint {
         text.push_str(&format!("arguments: refused: {}\n", v.sentence));

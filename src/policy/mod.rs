@@ -288,6 +288,16 @@ pub struct Verdict {
     pub timeout: Option<String>,
 }
 
+impl Verdict {
+    /// The deciding rule and its reason, for sentences: `rule: reason`.
+    pub fn rule_words(&self) -> String {
+        match &self.reason {
+            Some(r) => format!("{}: {r}", self.by),
+            None => self.by.clone(),
+        }
+    }
+}
+
 /// (server, tool).
 type ToolKey = (String, String);
 
@@ -724,14 +734,10 @@ impl Stage for Decide<'_> {
             Decision::Deny => Outcome::Refuse {
                 kind: "denied",
                 message: format!(
-                    "the org's policy denies \"{}\" of \"{}\" (rule {}{})",
+                    "the org's policy denies \"{}\" of \"{}\" (rule {})",
                     call.tool,
                     call.server,
-                    v.by,
-                    v.reason
-                        .as_deref()
-                        .map(|r| format!(": {r}"))
-                        .unwrap_or_default()
+                    v.rule_words()
                 ),
                 hint: "do not retry; choose another way, or ask your org's toolgate admins".into(),
                 detail: serde_json::json!({"decision": "deny", "rule": v.by, "reason": v.reason}),

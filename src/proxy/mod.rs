@@ -814,9 +814,11 @@ impl Front {
             .start_call(id, &live.conn, members, timeout, true)
             .await;
         self.spawn_request(id, move |front, cancelled| async move {
-            front
+            let answer = front
                 .finish_call(&target, started, live.conn.clone(), cancelled)
-                .await
+                .await;
+            front.record_activity(&target, &answer);
+            answer
         });
         Some(())
     }
@@ -835,39 +837,29 @@ impl Front {
             args,
             definition: None,
         };
+        let refused = |message: String, detail: Value| {
+            events::emit(Event::CallRefused {
+                method,
+                name: server,
+                reason: &message,
+            });
+            Err(RpcError {
+                code: code::POLICY_REFUSED,
+                message: format!("toolgate: {message}"),
+                data: Some(json!({ META_KEY: { "policy": detail } })),
+            })
+        };
         match policy.check_call(&call) {
             crate::policy::Outcome::Refuse {
                 message, detail, ..
-            } => {
-                events::emit(Event::CallRefused {
-                    method,
-                    name: server,
-                    reason: &message,
-                });
-                Err(RpcError {
-                    code: code::POLICY_REFUSED,
-                    message: format!("toolgate: {message}"),
-                    data: Some(json!({ META_KEY: { "policy": detail } })),
-                })
-            }
-            crate::policy::Outcome::Hold { verdict } => {
-                let message = format!(
+            } => refused(message, detail),
+            crate::policy::Outcome::Hold { verdict } => refused(
+                format!(
                     "{method} of \"{server}\" needs a person's approval (policy: {}), which toolgate asks for tool calls only, so it is denied",
-                    verdict.by
-                );
-                events::emit(Event::CallRefused {
-                    method,
-                    name: server,
-                    reason: &message,
-                });
-                Err(RpcError {
-                    code: code::POLICY_REFUSED,
-                    message: format!("toolgate: {message}"),
-                    data: Some(
-                        json!({ META_KEY: { "policy": {"decision": "step-up", "rule": verdict.by} } }),
-                    ),
-                })
-            }
+                    verdict.rule_words()
+                ),
+                json!({"decision": "step-up", "rule": verdict.by}),
+            ),
             crate::policy::Outcome::Pass { observe, verdict } => {
                 if observe {
                     events::emit(Event::CallObserved {
@@ -952,6 +944,24 @@ impl Front {
         .await
     }
 
+    /// Shows a call that went through in the approval UI's activity view.
+    fn record_activity(&self, target: &names::Target, answer: &Answer) {
+        if let Some(b) = crate::approve::broker::current() {
+            let outcome = match answer {
+                Answer::Nothing => "cancelled",
+                _ => "allowed",
+            };
+            let server = &self.manager.upstreams()[target.upstream].name;
+            b.record(
+                server,
+                &target.original,
+                outcome,
+                "policy",
+                crate::policy::limits::now_ms(),
+            );
+        }
+    }
+
     /// Self-protection where no policy is in force (a policy runs it as its
     /// first stage).
     fn self_protection(
@@ -999,15 +1009,7 @@ impl Front {
     ) -> Result<(), Answer> {
         use crate::approve::broker;
         let tool = target.original.as_str();
-        let rule_words = format!(
-            "{}{}",
-            verdict.by,
-            verdict
-                .reason
-                .as_deref()
-                .map(|r| format!(": {r}"))
-                .unwrap_or_default()
-        );
+        let rule_words = verdict.rule_words();
         let refuse = |kind: &str, message: String, hint: &str| {
             events::emit(Event::CallRefused {
                 method: "tools/call",
@@ -1411,6 +1413,24 @@ impl Front {
                         name: &name,
                         reason: &message,
                     });
+                    if let Some(b) = crate::approve::broker::current() {
+                        let outcome = match kind {
+                            "rate_limited" => "limited",
+                            _ => "denied",
+                        };
+                        let rule = detail
+                            .get("rule")
+                            .or_else(|| detail.get("limit"))
+                            .and_then(Value::as_str)
+                            .unwrap_or(kind);
+                        b.record(
+                            &up.name,
+                            &target.original,
+                            outcome,
+                            rule,
+                            crate::policy::limits::now_ms(),
+                        );
+                    }
                     return policy_refusal(&up.name, kind, &message, &hint, detail);
                 }
                 crate::policy::Outcome::Pass {
@@ -1502,19 +1522,7 @@ impl Front {
         let answer = self
             .finish_call(&target, started, live.conn.clone(), cancelled)
             .await;
-        if let Some(b) = crate::approve::broker::current() {
-            let outcome = match &answer {
-                Answer::Nothing => "cancelled",
-                _ => "allowed",
-            };
-            b.record(
-                &up.name,
-                &target.original,
-                outcome,
-                "policy",
-                crate::policy::limits::now_ms(),
-            );
-        }
+        self.record_activity(&target, &answer);
         // Guardrails on the result, before the IDE sees it.
         match (
             answer,
