@@ -75,6 +75,53 @@ pub enum Command {
         after_help = "Keys in the UI: a/Enter approve once, s approve the tool for the rest of the agent session, d deny (with a reason), j/k select, PgUp/PgDn scroll the arguments, Tab activity, ? help, q quit.\n\nExamples:\n  toolgate approve\n  toolgate approve --list --json\n  toolgate approve 4242-1 --deny --reason 'not on production'"
     )]
     Approve(ApproveArgs),
+    /// The audit trail: every call that reached policy and every
+    /// governance event, chained so that tampering shows.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// The latest records (-f: keep printing new ones).
+    Tail(AuditTailArgs),
+    /// Check the chain: every record's hash and link, and gaps. Exit 0 only
+    /// when intact.
+    Verify(AuditJsonArgs),
+    /// How many records, the oldest and newest, the size on disk.
+    Status(AuditJsonArgs),
+    /// Every record since a time, one JSON object per line.
+    Export(AuditExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditTailArgs {
+    /// How many records.
+    #[arg(short = 'n', long, default_value_t = 20)]
+    pub lines: usize,
+    /// Keep printing records as they are written.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// One JSON record per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditJsonArgs {
+    /// Print JSON (a documented shape with a "version" field).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditExportArgs {
+    /// Only records newer than this (a duration such as 24h or 30m).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// The output format (ndjson: one record per line).
+    #[arg(long, default_value = "ndjson", value_parser = ["ndjson"])]
+    pub format: String,
 }
 
 #[derive(Debug, Args)]

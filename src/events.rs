@@ -98,6 +98,7 @@ pub fn emit(event: Event<'_>) {
     if let Some(record) = RECORDER.get() {
         record(&event);
     }
+    crate::audit::record_event(&event);
     match event {
         Event::ServerReady {
             server,

@@ -10,6 +10,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod approve;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod commands;

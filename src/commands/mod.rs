@@ -2,6 +2,7 @@
 
 pub mod add;
 pub mod approve;
+pub mod audit;
 pub mod auth;
 pub mod call;
 pub mod policy;
@@ -36,6 +37,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Policy(crate::cli::PolicyCommand::Explain(args)) => policy::explain(&paths, args),
         Command::Scan(args) => scan::run(&paths, args),
         Command::Approve(args) => approve::run(&paths, args),
+        Command::Audit(cmd) => audit::run(&paths, cmd),
     }
 }
 

@@ -110,6 +110,8 @@ pub struct Governance {
     pub summary: String,
     /// When the profile in force expires (unix seconds), if one is.
     pub expires_at: Option<i64>,
+    /// The serial of the profile in force, if one is.
+    pub serial: Option<u64>,
     /// The servers in effect under the profile in force (its own, and the
     /// user's where allowed); `None` when no profile is in force.
     pub servers: Option<BTreeMap<String, crate::config::ServerConfig>>,
@@ -123,6 +125,7 @@ impl Default for Governance {
             refuse_all: None,
             summary: "no org profile".into(),
             expires_at: None,
+            serial: None,
             servers: None,
         }
     }
@@ -232,6 +235,7 @@ pub fn govern(user: &Config, state: &State) -> (Config, Governance) {
                     refuse_all: Some(reason.clone()),
                     summary: reason,
                     expires_at: None,
+                    serial: None,
                     servers: None,
                 },
             )
@@ -293,6 +297,7 @@ pub fn govern(user: &Config, state: &State) -> (Config, Governance) {
                     refuse_all: None,
                     summary: format!("org profile of {} serial {}", p.org, p.serial),
                     expires_at: super::parse_time(&p.expires).ok(),
+                    serial: Some(p.serial),
                     servers: Some(servers),
                 },
             )

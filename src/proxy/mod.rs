@@ -808,17 +808,40 @@ impl Front {
         ) {
             return None;
         }
+        // With an audit trail: its record is committed before the answer
+        // goes out, so the answer comes back through here.
+        let audit = match crate::audit::writer::current() {
+            Some(w) if w.failing().is_some() => return None,
+            Some(_) => Some(CallAudit {
+                reached: true,
+                server: Some(self.manager.upstreams()[target.upstream].name.to_string()),
+                tool: Some(target.original.clone()),
+                exposed: Some(name),
+                args: jsonrpc::member(&members, "arguments").map(|a| a.get().to_owned()),
+                decision: Some("allow"),
+                ..CallAudit::default()
+            }),
+            None => None,
+        };
+        let call_started = std::time::Instant::now();
         jsonrpc::set_member(&mut members, "name", jsonrpc::raw(&target.original));
         let timeout = self.manager.upstreams()[target.upstream].config.timeout();
         let started = self
-            .start_call(id, &live.conn, members, timeout, true)
+            .start_call(id, &live.conn, members, timeout, audit.is_none())
             .await;
+        let id_owned = id.to_owned();
         self.spawn_request(id, move |front, cancelled| async move {
             let answer = front
                 .finish_call(&target, started, live.conn.clone(), cancelled)
                 .await;
             front.record_activity(&target, &answer);
-            answer
+            match audit {
+                Some(mut audit) => {
+                    audit.upstream_latency = Some(call_started.elapsed());
+                    front.audited(&id_owned, audit, answer, call_started).await
+                }
+                None => answer,
+            }
         });
         Some(())
     }
@@ -1000,14 +1023,16 @@ impl Front {
     /// failure denies.
     async fn hold(
         &self,
-        server: &str,
         target: &names::Target,
         exposed: &str,
         members: &[(String, Box<RawValue>)],
         verdict: &crate::policy::Verdict,
         mut cancelled: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+        approval: &mut Option<crate::audit::Approval>,
     ) -> Result<(), Answer> {
         use crate::approve::broker;
+        let upstreams = self.manager.upstreams();
+        let server: &str = &upstreams[target.upstream].name;
         let tool = target.original.as_str();
         let rule_words = verdict.rule_words();
         let refuse = |kind: &str, message: String, hint: &str| {
@@ -1087,6 +1112,13 @@ impl Front {
         let mut sent = 0u64;
         let started = std::time::Instant::now();
         let finish = |outcome: &str, by: &str, channel: &str, reason: &str| {
+            let record = crate::audit::Approval {
+                outcome: outcome.to_owned(),
+                by: (!by.is_empty()).then(|| by.to_owned()),
+                channel: (!channel.is_empty()).then(|| channel.to_owned()),
+                waited_ms: started.elapsed().as_millis() as u64,
+                reason: (!reason.is_empty()).then(|| reason.to_owned()),
+            };
             b.finish(&held.id, outcome);
             b.record(server, tool, outcome, by, crate::policy::limits::now_ms());
             events::emit(Event::ApprovalDecided {
@@ -1099,13 +1131,14 @@ impl Front {
                 waited_ms: started.elapsed().as_millis() as u64,
                 reason,
             });
+            record
         };
         let decided: broker::Answer = loop {
             tokio::select! {
                 a = &mut answer => match a {
                     Ok(a) => break a,
                     Err(_) => {
-                        finish("failed", "", "", "the approval service stopped");
+                        *approval = Some(finish("failed", "", "", "the approval service stopped"));
                         return Err(refuse("step_up", format!("the call to \"{tool}\" of \"{server}\" was held for approval, and the approval service stopped, so it is denied"), "retry later"));
                     }
                 },
@@ -1125,7 +1158,7 @@ impl Front {
                     };
                 }
                 () = cancelled.as_mut() => {
-                    finish("cancelled", "", "", "the IDE cancelled the call");
+                    *approval = Some(finish("cancelled", "", "", "the IDE cancelled the call"));
                     if let Some((ide_id, _)) = ide.take() {
                         self.withdraw_ask(&ide_id).await;
                     }
@@ -1134,7 +1167,7 @@ impl Front {
                 _ = tick.tick() => {
                     let now = crate::policy::limits::now_ms();
                     if now >= deadline {
-                        finish("timed out", "", "", "");
+                        *approval = Some(finish("timed out", "", "", ""));
                         if let Some((ide_id, _)) = ide.take() {
                             self.withdraw_ask(&ide_id).await;
                         }
@@ -1170,25 +1203,25 @@ impl Front {
             self.withdraw_ask(&ide_id).await;
         }
         if decided.channel == crate::approve::broker::ABANDONED {
-            finish("cancelled", "", "", "the IDE closed the connection");
+            *approval = Some(finish("cancelled", "", "", "the IDE closed the connection"));
             return Err(Answer::Nothing);
         }
         let who = format!("{} ({})", decided.user, decided.channel);
         if decided.allow {
-            finish(
+            *approval = Some(finish(
                 "approved",
                 &who,
                 &decided.channel,
                 decided.reason.as_deref().unwrap_or(""),
-            );
+            ));
             Ok(())
         } else {
-            finish(
+            *approval = Some(finish(
                 "rejected",
                 &who,
                 &decided.channel,
                 decided.reason.as_deref().unwrap_or(""),
-            );
+            ));
             Err(refuse(
                 "step_up_denied",
                 format!(
@@ -1307,6 +1340,68 @@ impl Front {
         params: Option<&RawValue>,
         cancelled: impl std::future::Future<Output = ()>,
     ) -> Answer {
+        let started = std::time::Instant::now();
+        let mut audit = CallAudit::default();
+        let answer = match crate::audit::writer::current().and_then(|w| w.failing()) {
+            // Fail closed: no call runs while its record cannot be kept
+            // (the refusal's own record is the retry that clears this).
+            Some(why) => {
+                audit.reached = true;
+                audit.decision = Some("blocked");
+                audit.rules.push("builtin.audit".into());
+                tool_error(
+                    "",
+                    "audit_unavailable",
+                    &format!(
+                        "toolgate cannot write its audit trail ({why}), so it denies calls until it can"
+                    ),
+                    "free disk space or repair toolgate's state folder; the next call tries again",
+                )
+            }
+            None => {
+                self.tools_call_inner(id, params, cancelled, &mut audit)
+                    .await
+            }
+        };
+        self.audited(id, audit, answer, started).await
+    }
+
+    /// Commits the record of a call before its answer goes out; a record
+    /// that cannot be written withholds the answer (fail closed).
+    async fn audited(
+        &self,
+        id: &RawValue,
+        audit: CallAudit,
+        answer: Answer,
+        started: std::time::Instant,
+    ) -> Answer {
+        let Some(writer) = crate::audit::writer::current() else {
+            return answer;
+        };
+        if !audit.reached {
+            return answer;
+        }
+        let record = audit.into_record(id, &answer, started);
+        match writer.commit(record).await {
+            Ok(_) => answer,
+            Err(e) => tool_error(
+                "",
+                "audit_unavailable",
+                &format!(
+                    "toolgate could not write the audit record of this call ({e}), so it withholds its result"
+                ),
+                "free disk space or repair toolgate's state folder, then retry",
+            ),
+        }
+    }
+
+    async fn tools_call_inner(
+        &self,
+        id: &RawValue,
+        params: Option<&RawValue>,
+        cancelled: impl std::future::Future<Output = ()>,
+        audit: &mut CallAudit,
+    ) -> Answer {
         tokio::pin!(cancelled);
         let Some(params) = params else {
             return Answer::Error(RpcError::new(
@@ -1400,6 +1495,12 @@ impl Front {
                 }
             }
         }
+        audit.reached = true;
+        audit.server = Some(up.name.to_string());
+        audit.tool = Some(target.original.clone());
+        audit.exposed = Some(name.clone());
+        audit.args = jsonrpc::member(&members, "arguments").map(|a| a.get().to_owned());
+        audit.decision = Some("allow");
         if let Some(policy) = crate::policy::current() {
             match self.police(&policy, &up.name, &target, &members) {
                 crate::policy::Outcome::Refuse {
@@ -1408,6 +1509,7 @@ impl Front {
                     hint,
                     detail,
                 } => {
+                    audit.refused(kind, &detail);
                     events::emit(Event::CallRefused {
                         method: "tools/call",
                         name: &name,
@@ -1437,6 +1539,10 @@ impl Front {
                     observe: true,
                     verdict,
                 } => {
+                    audit.decision = Some("observe");
+                    if let Some(v) = &verdict {
+                        audit.rules.push(v.by.clone());
+                    }
                     events::emit(Event::CallObserved {
                         server: &up.name,
                         tool: &target.original,
@@ -1445,14 +1551,16 @@ impl Front {
                 }
                 crate::policy::Outcome::Pass { .. } => {}
                 crate::policy::Outcome::Hold { verdict } => {
+                    audit.decision = Some("step-up");
+                    audit.rules.push(verdict.by.clone());
                     if let Err(answer) = self
                         .hold(
-                            &up.name,
                             &target,
                             &name,
                             &members,
                             &verdict,
                             cancelled.as_mut(),
+                            &mut audit.approval,
                         )
                         .await
                     {
@@ -1461,6 +1569,8 @@ impl Front {
                 }
             }
         } else if let Some(refused) = self.self_protection(&up.name, &target, &members) {
+            audit.decision = Some("deny");
+            audit.rules.push("builtin.self-protection".into());
             return refused;
         }
         let live = match up.live() {
@@ -1504,7 +1614,11 @@ impl Front {
                 &up.name,
                 &target.original,
             ) {
-                Err(refusal) => return refusal,
+                Err(refusal) => {
+                    audit.decision = Some("blocked");
+                    audit.rules.push("guardrail".into());
+                    return refusal;
+                }
                 Ok(true) => {
                     jsonrpc::set_member(&mut members, "arguments", jsonrpc::raw(&args.to_string()))
                 }
@@ -1516,12 +1630,17 @@ impl Front {
             .and_then(|p| p.guard(crate::policy::guard::Direction::Results))
             .is_some();
         let timeout = self.manager.upstreams()[target.upstream].config.timeout();
+        let upstream_started = std::time::Instant::now();
+        // With an audit trail, the answer comes back here to be recorded
+        // before it goes out.
+        let direct = !guard_results && crate::audit::writer::current().is_none();
         let started = self
-            .start_call(id, &live.conn, members, timeout, !guard_results)
+            .start_call(id, &live.conn, members, timeout, direct)
             .await;
         let answer = self
             .finish_call(&target, started, live.conn.clone(), cancelled)
             .await;
+        audit.upstream_latency = Some(upstream_started.elapsed());
         self.record_activity(&target, &answer);
         // Guardrails on the result, before the IDE sees it.
         match (
@@ -1541,7 +1660,11 @@ impl Front {
                     &up.name,
                     &target.original,
                 ) {
-                    Err(refusal) => refusal,
+                    Err(refusal) => {
+                        audit.decision = Some("blocked");
+                        audit.rules.push("guardrail".into());
+                        refusal
+                    }
                     Ok(true) => Answer::Result(result.to_string()),
                     Ok(false) => Answer::Result(raw),
                 }
@@ -2120,6 +2243,113 @@ fn set_progress_token(members: &mut Vec<(String, Box<RawValue>)>, id: u64) {
     jsonrpc::set_member(&mut meta, "progressToken", jsonrpc::raw(&id));
     let meta: Box<RawValue> = serde_json::from_str(&jsonrpc::unshallow(&meta)).expect("valid JSON");
     jsonrpc::set_member(members, "_meta", meta);
+}
+
+/// What the audit record of one call needs, gathered as it runs.
+#[derive(Default)]
+struct CallAudit {
+    /// The call reached policy (an unknown tool, say, is not recorded).
+    reached: bool,
+    server: Option<String>,
+    tool: Option<String>,
+    exposed: Option<String>,
+    /// The arguments as received (redacted when the record is made).
+    args: Option<String>,
+    decision: Option<&'static str>,
+    rules: Vec<String>,
+    approval: Option<crate::audit::Approval>,
+    upstream_latency: Option<Duration>,
+}
+
+impl CallAudit {
+    /// A refusal by the policy pipeline.
+    fn refused(&mut self, kind: &str, detail: &Value) {
+        self.decision = Some(match kind {
+            "rate_limited" => "limited",
+            "invalid_arguments" => "invalid",
+            _ => "deny",
+        });
+        if let Some(rule) = detail
+            .get("rule")
+            .or_else(|| detail.get("limit"))
+            .and_then(Value::as_str)
+        {
+            self.rules.push(rule.to_owned());
+        }
+    }
+
+    /// The record: arguments redacted (built-in secret and PII rules), the
+    /// outcome read from the answer (its size; for an error, toolgate's own
+    /// sentence or the upstream's JSON-RPC error message, never a tool's
+    /// result text).
+    fn into_record(
+        self,
+        id: &RawValue,
+        answer: &Answer,
+        started: std::time::Instant,
+    ) -> crate::audit::Record {
+        let mut r = crate::audit::Record::new("call");
+        if let Some(b) = crate::approve::broker::current() {
+            r.session = Some(b.session().to_owned());
+            r.agent = Some(b.agent());
+        }
+        r.correlation = Some(id.get().to_owned());
+        r.profile_serial = crate::profile::govern::current().serial;
+        if let Some(raw) = &self.args {
+            let mut args: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
+            crate::approve::redact_for_display(
+                &mut args,
+                self.server.as_deref().unwrap_or(""),
+                self.tool.as_deref().unwrap_or(""),
+            );
+            r.arguments = Some(args);
+        }
+        r.server = self.server;
+        r.tool = self.tool;
+        r.exposed = self.exposed;
+        r.decision = self.decision.map(str::to_owned);
+        r.rules = self.rules;
+        r.approval = self.approval;
+        r.outcome = Some(match answer {
+            Answer::Result(raw) => {
+                let error = raw.contains("\"isError\":true");
+                let own = raw.contains(META_KEY);
+                crate::audit::CallOutcome {
+                    error,
+                    error_text: (error && own)
+                        .then(|| {
+                            serde_json::from_str::<Value>(raw).ok().and_then(|v| {
+                                v.pointer("/content/0/text")
+                                    .and_then(Value::as_str)
+                                    .map(str::to_owned)
+                            })
+                        })
+                        .flatten(),
+                    result_bytes: raw.len() as u64,
+                }
+            }
+            Answer::UpstreamError(e) => crate::audit::CallOutcome {
+                error: true,
+                error_text: serde_json::from_str::<Value>(e.get())
+                    .ok()
+                    .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned)),
+                result_bytes: e.get().len() as u64,
+            },
+            Answer::Error(e) => crate::audit::CallOutcome {
+                error: true,
+                error_text: Some(e.message.clone()),
+                result_bytes: 0,
+            },
+            Answer::Nothing => crate::audit::CallOutcome {
+                error: true,
+                error_text: Some("cancelled by the IDE".into()),
+                result_bytes: 0,
+            },
+        });
+        r.latency_us = Some(started.elapsed().as_micros() as u64);
+        r.upstream_latency_us = self.upstream_latency.map(|d| d.as_micros() as u64);
+        r
+    }
 }
 
 /// How long the IDE must be quiet before `serve` gives memory back.

@@ -2,6 +2,7 @@
 //! with its own TOOLGATE_HOME.
 
 mod approve;
+mod audit;
 mod cli;
 mod faults;
 mod lifecycle;

@@ -1,0 +1,458 @@
+//! The audit trail: one record for every call that reached policy and for
+//! every governance event, chained so that any edit, deletion, insertion or
+//! reordering shows.
+//!
+//! # Where records live
+//!
+//! `STATE/audit.db`, SQLite in WAL mode, shared by every toolgate process
+//! of the user (several `serve` processes append to one chain). Table
+//! `records(seq INTEGER PRIMARY KEY, id TEXT UNIQUE, time TEXT, body TEXT,
+//! hash TEXT)`.
+//!
+//! # The record (schema version 1)
+//!
+//! A JSON object with every one of these members (`null` where it does not
+//! apply): `v` (1), `id` (32 hex digits, unique), `seq` (1, 2, 3... across
+//! the device), `time` (RFC 3339 UTC with microseconds), `kind` (`call` or
+//! `event`), `event` (for events: `profile.applied`, `server.blocked`,
+//! `tool.drifted`, `tool.quarantined`, `approval.decided`, ...), `session`
+//! (the `serve` process's session), `correlation` (the JSON-RPC request id,
+//! as text), `user` (OS user), `host`, `agent` (`{name, version}` from
+//! `initialize`), `profile_serial`, `server` (as named in the profile),
+//! `tool` (the upstream's own name), `exposed` (the name the agent called),
+//! `pin` (`sha256:...` of the tool definition), `arguments` (after
+//! redaction), `decision` (`allow`, `observe`, `deny`, `step-up`,
+//! `limited`, `blocked`, `invalid`), `rules` (the rules behind it),
+//! `approval` (`{outcome, by, channel, waited_ms, reason}`), `outcome`
+//! (`{error, error_text, result_bytes}`), `latency_us`,
+//! `upstream_latency_us`, `detail` (an event's own fields), and `prev`.
+//!
+//! # The chain
+//!
+//! `body` is the record serialized in the JSON Canonicalization Scheme
+//! (RFC 8785), including `prev`; `hash` is the lowercase hex SHA-256 of
+//! `body`'s UTF-8 bytes; `prev` is the `hash` of the record with the
+//! previous `seq` (64 zeros for the first). To verify without toolgate:
+//! read the rows in `seq` order; for each, check that `body` is the JCS form
+//! of itself, that its `seq` member equals the row's, that SHA-256(`body`)
+//! equals `hash`, and that `prev` equals the previous row's `hash`
+//! (`tests/audit_verify.py` does exactly this, in Python).
+
+pub mod writer;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use writer::Writer;
+
+/// The record format's version.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// `prev` of the first record.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Approval {
+    pub outcome: String,
+    pub by: Option<String>,
+    pub channel: Option<String>,
+    pub waited_ms: u64,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CallOutcome {
+    pub error: bool,
+    pub error_text: Option<String>,
+    pub result_bytes: u64,
+}
+
+/// One audit record (see the module documentation for each member).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub v: u32,
+    pub id: String,
+    pub seq: u64,
+    pub time: String,
+    pub kind: String,
+    pub event: Option<String>,
+    pub session: Option<String>,
+    pub correlation: Option<String>,
+    pub user: String,
+    pub host: String,
+    pub agent: Option<crate::approve::Agent>,
+    pub profile_serial: Option<u64>,
+    pub server: Option<String>,
+    pub tool: Option<String>,
+    pub exposed: Option<String>,
+    pub pin: Option<String>,
+    pub arguments: Option<Value>,
+    pub decision: Option<String>,
+    pub rules: Vec<String>,
+    pub approval: Option<Approval>,
+    pub outcome: Option<CallOutcome>,
+    pub latency_us: Option<u64>,
+    pub upstream_latency_us: Option<u64>,
+    pub detail: Option<Value>,
+    pub prev: String,
+}
+
+impl Record {
+    /// A record of this process's making: id, time, user and host filled.
+    pub fn new(kind: &str) -> Self {
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes).expect("the OS random source works");
+        Self {
+            v: SCHEMA_VERSION,
+            id: crate::util::hex(&bytes),
+            time: rfc3339_micros(crate::policy::limits::now_ms() * 1000 + sub_ms_micros()),
+            kind: kind.to_owned(),
+            user: identity().0.clone(),
+            host: identity().1.clone(),
+            ..Self::default()
+        }
+    }
+
+    /// The canonical body (RFC 8785) and its SHA-256.
+    pub fn seal(&self) -> Result<(String, String), String> {
+        let value = serde_json::to_value(self).map_err(|e| e.to_string())?;
+        let body = serde_json_canonicalizer::to_string(&value).map_err(|e| e.to_string())?;
+        let hash = crate::util::sha256_hex(body.as_bytes());
+        Ok((body, hash))
+    }
+}
+
+/// The microseconds within the current millisecond (the test clock moves
+/// in whole seconds, so they come from the real clock).
+fn sub_ms_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::from(d.subsec_micros() % 1000))
+        .unwrap_or(0)
+}
+
+/// (OS user, host name), read once.
+fn identity() -> &'static (String, String) {
+    static ID: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    ID.get_or_init(|| (crate::util::os_user(), host_name()))
+}
+
+fn host_name() -> String {
+    #[cfg(unix)]
+    {
+        let mut buf = [0u8; 256];
+        // SAFETY: gethostname writes at most `buf.len()` bytes into `buf`.
+        if unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0 {
+            let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+            return String::from_utf8_lossy(&buf[..end]).into_owned();
+        }
+    }
+    std::env::var("HOSTNAME").unwrap_or_else(|_| "unknown".into())
+}
+
+/// RFC 3339 in UTC with microseconds: `2026-11-23T05:30:00.123456Z`.
+pub fn rfc3339_micros(micros: i64) -> String {
+    let secs = micros.div_euclid(1_000_000);
+    let frac = micros.rem_euclid(1_000_000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:06}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
+/// (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Records a governance event in the trail (without waiting for the
+/// commit), where auditing is on. Call outcomes are recorded by the call
+/// path itself; this covers what happens around calls.
+pub fn record_event(event: &crate::events::Event<'_>) {
+    use crate::events::Event as E;
+    use serde_json::json;
+    let Some(writer) = writer::current() else {
+        return;
+    };
+    let (name, server, tool, detail) = match event {
+        E::ServerBlocked { server, reason } => (
+            "server.blocked",
+            Some(*server),
+            None,
+            json!({"reason": reason}),
+        ),
+        E::ServerFailed { server, error } => (
+            "server.failed",
+            Some(*server),
+            None,
+            json!({"error": error}),
+        ),
+        E::ServerCrashed { server, error } => (
+            "server.crashed",
+            Some(*server),
+            None,
+            json!({"error": error}),
+        ),
+        E::ToolDrifted {
+            server,
+            tool,
+            fields,
+        } => (
+            "tool.drifted",
+            Some(*server),
+            Some(*tool),
+            json!({"fields": fields}),
+        ),
+        E::ToolQuarantined {
+            server,
+            tool,
+            codes,
+        } => (
+            "tool.quarantined",
+            Some(*server),
+            Some(*tool),
+            json!({"codes": codes}),
+        ),
+        E::Guardrail {
+            server,
+            tool,
+            rule,
+            direction,
+            action,
+        } => (
+            "guardrail",
+            Some(*server),
+            Some(*tool),
+            json!({"rule": rule, "direction": direction, "action": action}),
+        ),
+        E::ApprovalHeld {
+            id,
+            server,
+            tool,
+            rule,
+            timeout_secs,
+        } => (
+            "approval.held",
+            Some(*server),
+            Some(*tool),
+            json!({"id": id, "rule": rule, "timeout_secs": timeout_secs}),
+        ),
+        E::ApprovalDecided {
+            id,
+            server,
+            tool,
+            outcome,
+            by,
+            channel,
+            waited_ms,
+            reason,
+        } => (
+            "approval.decided",
+            Some(*server),
+            Some(*tool),
+            json!({"id": id, "outcome": outcome, "by": by, "channel": channel, "waited_ms": waited_ms, "reason": reason}),
+        ),
+        // Tool calls have records of their own; other requests do not.
+        E::CallRefused {
+            method,
+            name,
+            reason,
+        } if *method != "tools/call" => (
+            "call.refused",
+            Some(*name),
+            None,
+            json!({"method": method, "reason": reason}),
+        ),
+        _ => return,
+    };
+    let mut r = Record::new("event");
+    r.event = Some(name.to_owned());
+    r.server = server.map(str::to_owned);
+    r.tool = tool.map(str::to_owned);
+    r.detail = Some(detail);
+    if let Some(b) = crate::approve::broker::current() {
+        r.session = Some(b.session().to_owned());
+        r.agent = Some(b.agent());
+    }
+    r.profile_serial = crate::profile::govern::current().serial;
+    writer.submit(r);
+}
+
+/// What `verify` found wrong, naming where.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Problem {
+    /// The row's `seq` (or where a gap is: the first missing one).
+    pub seq: u64,
+    /// `edited`, `not-canonical`, `broken-link`, `gap`, `seq-mismatch`,
+    /// `unreadable`.
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// Checks a chain given as (seq, body, hash) rows in `seq` order, from
+/// the first kept record (whose `prev` is taken on trust when `anchor` is
+/// `None`, else must equal it).
+pub fn verify_rows<'a>(
+    rows: impl Iterator<Item = (u64, &'a str, &'a str)>,
+    anchor: Option<&str>,
+) -> (u64, Vec<Problem>) {
+    let mut problems = Vec::new();
+    let mut prev_hash: Option<String> = anchor.map(str::to_owned);
+    let mut prev_seq: Option<u64> = None;
+    let mut count = 0u64;
+    for (seq, body, hash) in rows {
+        count += 1;
+        if let Some(p) = prev_seq
+            && seq != p + 1
+        {
+            problems.push(Problem {
+                seq: p + 1,
+                code: "gap",
+                message: format!("records {}..{} are missing", p + 1, seq - 1),
+            });
+            // What follows cannot link to what is gone.
+            prev_hash = None;
+        }
+        prev_seq = Some(seq);
+        let actual = crate::util::sha256_hex(body.as_bytes());
+        let parsed: Result<Value, _> = serde_json::from_str(body);
+        let Ok(value) = parsed else {
+            problems.push(Problem {
+                seq,
+                code: "unreadable",
+                message: format!("record {seq} is not JSON"),
+            });
+            prev_hash = Some(hash.to_owned());
+            continue;
+        };
+        if actual != hash {
+            problems.push(Problem {
+                seq,
+                code: "edited",
+                message: format!(
+                    "record {seq} was changed after it was written (its hash does not match)"
+                ),
+            });
+        }
+        if serde_json_canonicalizer::to_string(&value).ok().as_deref() != Some(body) {
+            problems.push(Problem {
+                seq,
+                code: "not-canonical",
+                message: format!("record {seq} is not in canonical form"),
+            });
+        }
+        if value.get("seq").and_then(Value::as_u64) != Some(seq) {
+            problems.push(Problem {
+                seq,
+                code: "seq-mismatch",
+                message: format!(
+                    "record {seq} says it is record {}",
+                    value.get("seq").unwrap_or(&Value::Null)
+                ),
+            });
+        }
+        let prev = value.get("prev").and_then(Value::as_str).unwrap_or("");
+        if let Some(expected) = &prev_hash
+            && prev != expected
+        {
+            problems.push(Problem {
+                seq,
+                code: "broken-link",
+                message: format!(
+                    "record {seq} does not follow record {} (a record was inserted, removed or reordered here)",
+                    seq.saturating_sub(1)
+                ),
+            });
+        }
+        prev_hash = Some(actual);
+    }
+    (count, problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_rfc3339_with_microseconds() {
+        assert_eq!(rfc3339_micros(0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            rfc3339_micros(1_795_412_345_678_901),
+            "2026-11-23T05:39:05.678901Z"
+        );
+        assert_eq!(
+            rfc3339_micros(951_782_400_000_001),
+            "2000-02-29T00:00:00.000001Z"
+        );
+    }
+
+    fn chain(n: u64) -> Vec<(u64, String, String)> {
+        let mut prev = GENESIS.to_string();
+        (1..=n)
+            .map(|seq| {
+                let mut r = Record::new("call");
+                r.seq = seq;
+                r.prev = prev.clone();
+                r.tool = Some(format!("t{seq}"));
+                let (body, hash) = r.seal().unwrap();
+                prev = hash.clone();
+                (seq, body, hash)
+            })
+            .collect()
+    }
+
+    fn check(rows: &[(u64, String, String)]) -> Vec<Problem> {
+        verify_rows(
+            rows.iter().map(|(s, b, h)| (*s, b.as_str(), h.as_str())),
+            Some(GENESIS),
+        )
+        .1
+    }
+
+    #[test]
+    fn an_intact_chain_verifies_and_every_tampering_is_named() {
+        let rows = chain(5);
+        assert!(check(&rows).is_empty());
+        // Edited (body changed, hash kept).
+        let mut edited = rows.clone();
+        edited[2].1 = edited[2].1.replace("\"t3\"", "\"t9\"");
+        let p = check(&edited);
+        assert_eq!((p[0].seq, p[0].code), (3, "edited"), "{p:?}");
+        // Edited, hash recomputed: the next record no longer links.
+        let mut rehashed = edited.clone();
+        rehashed[2].2 = crate::util::sha256_hex(rehashed[2].1.as_bytes());
+        let p = check(&rehashed);
+        assert_eq!((p[0].seq, p[0].code), (4, "broken-link"), "{p:?}");
+        // Deleted.
+        let mut deleted = rows.clone();
+        deleted.remove(1);
+        let p = check(&deleted);
+        assert_eq!((p[0].seq, p[0].code), (2, "gap"), "{p:?}");
+        // Reordered (rows swapped, seqs renumbered).
+        let mut reordered = rows.clone();
+        reordered.swap(1, 2);
+        reordered[1].0 = 2;
+        reordered[2].0 = 3;
+        let p = check(&reordered);
+        assert!(
+            p.iter().any(|p| p.code == "seq-mismatch" && p.seq == 2),
+            "{p:?}"
+        );
+        assert!(p.iter().any(|p| p.code == "broken-link"), "{p:?}");
+    }
+}

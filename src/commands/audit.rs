@@ -1,0 +1,235 @@
+//! `toolgate audit tail|verify|status|export`: read the local audit trail
+//! (see [`crate::audit`] for the record and the chain).
+//!
+//! JSON shapes (version 1): `verify --json` gives `{"version":1,"intact",
+//! "records","first_seq","last_seq","problems":[{"seq","code","message"}]}`;
+//! `status --json` gives `{"version":1,"path","records","first_seq",
+//! "last_seq","oldest","newest","bytes"}`; `tail --json` and `export` print
+//! one record per line, exactly as stored (its canonical body).
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde_json::{Value, json};
+
+use crate::cli::AuditCommand;
+use crate::config::Paths;
+use crate::error::exit;
+
+fn trail(paths: &Paths) -> std::path::PathBuf {
+    paths.state_dir.join("audit.db")
+}
+
+fn open(paths: &Paths) -> Result<rusqlite::Connection> {
+    crate::audit::writer::open_db(&trail(paths), false)
+}
+
+pub fn run(paths: &Paths, cmd: AuditCommand) -> Result<u8> {
+    let _guard = crate::logging::init(paths, false, "warn");
+    match cmd {
+        AuditCommand::Tail(a) => tail(paths, a.lines, a.follow, a.json),
+        AuditCommand::Verify(a) => verify(paths, a.json),
+        AuditCommand::Status(a) => status(paths, a.json),
+        AuditCommand::Export(a) => export(paths, a.since.as_deref()),
+    }
+}
+
+/// One line for people: time, decision or event, server/tool, outcome.
+fn line(body: &str) -> String {
+    let Ok(v) = serde_json::from_str::<Value>(body) else {
+        return body.to_owned();
+    };
+    let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("");
+    let what = if s("kind") == "event" {
+        s("event").to_owned()
+    } else {
+        s("decision").to_owned()
+    };
+    let target = match (s("server"), s("tool")) {
+        ("", _) => String::new(),
+        (srv, "") => srv.to_owned(),
+        (srv, t) => format!("{srv}/{t}"),
+    };
+    let outcome = match v.get("outcome") {
+        Some(o) if o.get("error") == Some(&Value::Bool(true)) => format!(
+            "error: {}",
+            o.get("error_text")
+                .and_then(Value::as_str)
+                .unwrap_or("(the tool's own)")
+        ),
+        Some(o) if o.is_object() => format!(
+            "ok, {} bytes",
+            o.get("result_bytes").and_then(Value::as_u64).unwrap_or(0)
+        ),
+        _ => String::new(),
+    };
+    crate::approve::printable(
+        &format!(
+            "{:>6}  {}  {:<16} {:<32} {}",
+            v.get("seq").and_then(Value::as_u64).unwrap_or(0),
+            s("time"),
+            what,
+            target,
+            outcome
+        ),
+        false,
+    )
+}
+
+fn tail(paths: &Paths, n: usize, follow: bool, as_json: bool) -> Result<u8> {
+    let conn = open(paths)?;
+    let mut stmt = conn.prepare(
+        "SELECT seq, body FROM (SELECT seq, body FROM records ORDER BY seq DESC LIMIT ?1) ORDER BY seq",
+    )?;
+    let rows: Vec<(i64, String)> = stmt
+        .query_map([n as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut last = rows.last().map_or(0, |r| r.0);
+    let show = |body: &str| {
+        super::out(&if as_json { body.to_owned() } else { line(body) });
+    };
+    for (_, body) in &rows {
+        show(body);
+    }
+    if !follow {
+        return Ok(exit::OK);
+    }
+    let mut next = conn.prepare("SELECT seq, body FROM records WHERE seq > ?1 ORDER BY seq")?;
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let rows: Vec<(i64, String)> = next
+            .query_map([last], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (seq, body) in rows {
+            show(&body);
+            last = seq;
+        }
+    }
+}
+
+fn verify(paths: &Paths, as_json: bool) -> Result<u8> {
+    let conn = open(paths)?;
+    let mut stmt = conn.prepare("SELECT seq, body, hash FROM records ORDER BY seq")?;
+    let rows: Vec<(i64, String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    // The chain starts at the genesis while nothing was ever removed.
+    let anchor = match rows.first() {
+        Some((1, ..)) | None => Some(crate::audit::GENESIS),
+        Some(_) => None,
+    };
+    let (count, mut problems) = crate::audit::verify_rows(
+        rows.iter()
+            .map(|(s, b, h)| (*s as u64, b.as_str(), h.as_str())),
+        anchor,
+    );
+    if let Some((first, ..)) = rows.first()
+        && *first != 1
+    {
+        problems.insert(
+            0,
+            crate::audit::Problem {
+                seq: 1,
+                code: "gap",
+                message: format!("records 1..{} are missing", first - 1),
+            },
+        );
+    }
+    let intact = problems.is_empty();
+    if as_json {
+        super::out(&serde_json::to_string_pretty(&json!({
+            "version": 1,
+            "intact": intact,
+            "records": count,
+            "first_seq": rows.first().map(|r| r.0),
+            "last_seq": rows.last().map(|r| r.0),
+            "problems": problems,
+        }))?);
+    } else if intact {
+        super::out(&format!(
+            "intact: {count} records, the chain and every hash check out"
+        ));
+    } else {
+        let mut text = format!(
+            "NOT intact: {} problem(s) in {count} records\n",
+            problems.len()
+        );
+        for p in &problems {
+            text.push_str(&format!("  record {}: {} ({})\n", p.seq, p.message, p.code));
+        }
+        super::out(&text);
+    }
+    Ok(if intact { exit::OK } else { exit::PROBLEM })
+}
+
+fn status(paths: &Paths, as_json: bool) -> Result<u8> {
+    let path = trail(paths);
+    let conn = open(paths)?;
+    let (records, first, last): (i64, Option<i64>, Option<i64>) = conn.query_row(
+        "SELECT COUNT(*), MIN(seq), MAX(seq) FROM records",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    let time_of = |seq: Option<i64>| -> Option<String> {
+        conn.query_row("SELECT time FROM records WHERE seq = ?1", [seq?], |r| {
+            r.get(0)
+        })
+        .ok()
+    };
+    let (oldest, newest) = (time_of(first), time_of(last));
+    let bytes: u64 = ["", "-wal"]
+        .iter()
+        .filter_map(|suffix| {
+            std::fs::metadata(format!("{}{suffix}", path.display()))
+                .ok()
+                .map(|m| m.len())
+        })
+        .sum();
+    if as_json {
+        super::out(&serde_json::to_string_pretty(&json!({
+            "version": 1,
+            "path": path.display().to_string(),
+            "records": records,
+            "first_seq": first,
+            "last_seq": last,
+            "oldest": oldest,
+            "newest": newest,
+            "bytes": bytes,
+        }))?);
+    } else {
+        super::out(&format!(
+            "audit trail: {}\nrecords: {records} (seq {} to {})\noldest: {}\nnewest: {}\nsize: {bytes} bytes\nupload: no sink configured; records are kept on this machine",
+            path.display(),
+            first.unwrap_or(0),
+            last.unwrap_or(0),
+            oldest.as_deref().unwrap_or("-"),
+            newest.as_deref().unwrap_or("-"),
+        ));
+    }
+    Ok(exit::OK)
+}
+
+fn export(paths: &Paths, since: Option<&str>) -> Result<u8> {
+    let conn = open(paths)?;
+    let from = match since {
+        Some(d) => {
+            let d = crate::util::parse_duration(d)
+                .map_err(|e| crate::error::UserError::new(format!("--since: {e}")))?;
+            let micros = (crate::policy::limits::now_ms() - d.as_millis() as i64) * 1000;
+            crate::audit::rfc3339_micros(micros)
+        }
+        None => String::new(),
+    };
+    let mut stmt = conn
+        .prepare("SELECT body FROM records WHERE time >= ?1 ORDER BY seq")
+        .context("could not read the audit trail")?;
+    let mut out = String::new();
+    for body in stmt.query_map([from], |r| r.get::<_, String>(0))? {
+        out.push_str(&body?);
+        out.push('\n');
+    }
+    if !out.is_empty() {
+        super::out(&out);
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,280 @@
+//! The audit trail through `toolgate serve` with a real upstream: one
+//! record per call that reached policy (allowed, denied, held), committed
+//! before the answer (a `kill -9` loses none the client got), arguments
+//! redacted, the chain intact; tampering with the database is named by
+//! `toolgate audit verify` and by the independent Python verifier.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::support::serve::Serve;
+use crate::support::{Home, Server, repo};
+
+const POLICY: &str = r#"
+[policy]
+default = "allow"
+
+[[policy.rules]]
+id = "no-crashing"
+server = "faulty"
+tool = "crash"
+decision = "deny"
+
+[[policy.rules]]
+id = "big-needs-approval"
+server = "faulty"
+tool = "big"
+when = [{ arg = "size", gt = 100 }]
+decision = "step-up"
+timeout = "1ms"
+"#;
+
+fn setup() -> Home {
+    let home = Home::new();
+    home.config(&[Server::faulty(&home.tb, &home)]);
+    let text = std::fs::read_to_string(home.config_file()).unwrap();
+    home.write_raw_config(&format!("{text}\n{POLICY}"));
+    home
+}
+
+fn trail(home: &Home) -> PathBuf {
+    home.path().join("state/audit.db")
+}
+
+fn export(home: &Home) -> Vec<Value> {
+    let done = home.run_toolgate(&["audit", "export"]);
+    assert_eq!(done.status.code(), Some(0), "{}", done.describe());
+    done.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON record per line"))
+        .collect()
+}
+
+fn verify(home: &Home, db: &Path) -> (Option<i32>, Value, Value) {
+    let mut cmd = home.toolgate(&["audit", "verify", "--json"]);
+    // Point toolgate at a copy: its trail lives in the state folder.
+    let state = db.parent().unwrap();
+    let copy_home = state.parent().unwrap();
+    cmd.env("TOOLGATE_HOME", copy_home);
+    let done = crate::support::run_bounded(cmd, std::time::Duration::from_secs(30));
+    let ours: Value =
+        serde_json::from_str(&done.stdout).unwrap_or_else(|e| panic!("{e}: {}", done.describe()));
+    let py = Command::new(home.tb.python())
+        .arg(repo().join("tests/audit/verify.py"))
+        .arg(db)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let theirs: Value = serde_json::from_slice(&py.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&py.stderr)));
+    assert_eq!(
+        py.status.success(),
+        ours["intact"] == true,
+        "the two verifiers disagree: {ours:#} vs {theirs:#}"
+    );
+    (done.status.code(), ours, theirs)
+}
+
+/// A copy of the trail (checkpointed into one file) under a fresh home.
+fn copy_trail(home: &Home, name: &str) -> PathBuf {
+    let src = rusqlite::Connection::open(trail(home)).unwrap();
+    src.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+        .unwrap();
+    let dir = home.path().join(name).join("state");
+    std::fs::create_dir_all(&dir).unwrap();
+    let dst = dir.join("audit.db");
+    std::fs::copy(trail(home), &dst).unwrap();
+    dst
+}
+
+fn codes(v: &Value) -> Vec<(u64, String)> {
+    v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["seq"].as_u64().unwrap(),
+                p["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_call_is_recorded_and_tampering_is_named() {
+    let home = setup();
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    let call = |serve: &mut Serve, name: &str, args: Value| {
+        serve.result("tools/call", json!({"name": name, "arguments": args}))
+    };
+    call(&mut serve, "faulty__ok", json!({}));
+    call(&mut serve, "faulty__crash", json!({}));
+    call(&mut serve, "faulty__big", json!({"size": 500}));
+    call(
+        &mut serve,
+        "faulty__ok",
+        json!({"token": "ghp_0123456789abcdefghijABCDEFGHIJ012345"}),
+    );
+    // Not a tool: it never reached policy, so it has no record.
+    call(&mut serve, "faulty__nope", json!({}));
+    serve.finish();
+
+    let records = export(&home);
+    let calls: Vec<&Value> = records.iter().filter(|r| r["kind"] == "call").collect();
+    assert_eq!(calls.len(), 4, "{records:#?}");
+    let decisions: Vec<&str> = calls
+        .iter()
+        .map(|r| r["decision"].as_str().unwrap())
+        .collect();
+    assert_eq!(decisions, ["allow", "deny", "step-up", "allow"]);
+    let r = calls[0];
+    assert_eq!(r["v"], 1);
+    assert_eq!(r["server"], "faulty");
+    assert_eq!(r["tool"], "ok");
+    assert_eq!(r["exposed"], "faulty__ok");
+    assert_eq!(r["agent"]["name"], "toolgate-e2e-raw");
+    assert_eq!(r["outcome"]["error"], false);
+    assert!(r["latency_us"].as_u64().is_some() && r["upstream_latency_us"].as_u64().is_some());
+    assert!(r["time"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(calls[1]["rules"], json!(["no-crashing"]));
+    assert_eq!(calls[1]["outcome"]["error"], true);
+    assert_eq!(calls[2]["approval"]["outcome"], "timed out");
+    // Redaction before storage.
+    assert_eq!(
+        calls[3]["arguments"]["token"],
+        "[REDACTED:secret.github-token]"
+    );
+    let raw = std::fs::read(trail(&home)).unwrap();
+    let wal = std::fs::read(format!("{}-wal", trail(&home).display())).unwrap_or_default();
+    for bytes in [&raw, &wal] {
+        assert!(
+            !bytes.windows(12).any(|w| w == b"ghp_01234567"),
+            "a secret reached the audit database"
+        );
+    }
+    // The approval's governance events are in the trail too.
+    assert!(
+        records
+            .iter()
+            .any(|r| r["kind"] == "event" && r["event"] == "approval.decided"),
+        "{records:#?}"
+    );
+
+    // Intact, by both verifiers.
+    let db = copy_trail(&home, "intact");
+    let (code, ours, theirs) = verify(&home, &db);
+    assert_eq!(code, Some(0), "{ours:#}");
+    assert_eq!(ours["intact"], true);
+    assert_eq!(theirs["records"], ours["records"]);
+
+    // Edited in place.
+    let db = copy_trail(&home, "edited");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute(
+        "UPDATE records SET body = replace(body, '\"deny\"', '\"allow\"') WHERE seq = 2",
+        [],
+    )
+    .unwrap();
+    drop(c);
+    let (code, ours, theirs) = verify(&home, &db);
+    assert_eq!(code, Some(1));
+    assert_eq!(codes(&ours)[0], (2, "edited".into()), "{ours:#}");
+    assert_eq!(codes(&theirs)[0], (2, "edited".into()), "{theirs:#}");
+
+    // Deleted.
+    let db = copy_trail(&home, "deleted");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute("DELETE FROM records WHERE seq = 3", []).unwrap();
+    drop(c);
+    let (_, ours, theirs) = verify(&home, &db);
+    assert_eq!(codes(&ours)[0], (3, "gap".into()), "{ours:#}");
+    assert_eq!(codes(&theirs)[0], (3, "gap".into()), "{theirs:#}");
+
+    // Reordered: two records swap places.
+    let db = copy_trail(&home, "reordered");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute_batch(
+        "UPDATE records SET seq = -2 WHERE seq = 2;
+         UPDATE records SET seq = 2 WHERE seq = 3;
+         UPDATE records SET seq = 3 WHERE seq = -2;",
+    )
+    .unwrap();
+    drop(c);
+    let (_, ours, theirs) = verify(&home, &db);
+    assert!(
+        codes(&ours).contains(&(2, "seq-mismatch".into())),
+        "{ours:#}"
+    );
+    assert!(
+        codes(&theirs).contains(&(2, "seq-mismatch".into())),
+        "{theirs:#}"
+    );
+
+    // Inserted: a forged record appended, hashed correctly, but not linked.
+    let db = copy_trail(&home, "inserted");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let last: i64 = c
+        .query_row("SELECT MAX(seq) FROM records", [], |r| r.get(0))
+        .unwrap();
+    let forged = format!(
+        r#"{{"kind":"call","prev":"{}","seq":{}}}"#,
+        "1".repeat(64),
+        last + 1
+    );
+    let hash = {
+        use sha2::Digest;
+        sha2::Sha256::digest(forged.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    c.execute(
+        "INSERT INTO records (seq, id, time, body, hash) VALUES (?1, 'forged', 'now', ?2, ?3)",
+        rusqlite::params![last + 1, forged, hash],
+    )
+    .unwrap();
+    drop(c);
+    let (_, ours, theirs) = verify(&home, &db);
+    let at = (last as u64 + 1, "broken-link".to_string());
+    assert!(codes(&ours).contains(&at), "{ours:#}");
+    assert!(codes(&theirs).contains(&at), "{theirs:#}");
+}
+
+#[test]
+fn a_killed_serve_loses_no_answered_call() {
+    let home = setup();
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    let mut answered = Vec::new();
+    for i in 0..40 {
+        let id = json!(1000 + i);
+        serve.send(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": "faulty__ok", "arguments": {"i": i}}}));
+        let (r, _) = serve.until_response(&id);
+        assert!(r.get("result").is_some(), "{r}");
+        answered.push(id.to_string());
+    }
+    // SAFETY: kill sends a signal to the child this test started.
+    unsafe {
+        libc::kill(serve.pid(), libc::SIGKILL);
+    }
+    drop(serve);
+    let records = export(&home);
+    for id in &answered {
+        assert!(
+            records
+                .iter()
+                .any(|r| r["kind"] == "call" && r["correlation"].as_str() == Some(id)),
+            "call {id} was answered but has no record"
+        );
+    }
+    let done = home.run_toolgate(&["audit", "verify"]);
+    assert_eq!(done.status.code(), Some(0), "{}", done.describe());
+    let status = home.run_toolgate(&["audit", "status", "--json"]);
+    let s: Value = serde_json::from_str(&status.stdout).unwrap();
+    assert!(s["records"].as_u64().unwrap() >= 40, "{s}");
+}
