@@ -6,7 +6,7 @@
 //!
 //! `STATE/audit.db`, SQLite in WAL mode, shared by every toolgate process
 //! of the user (several `serve` processes append to one chain). Table
-//! `records(seq INTEGER PRIMARY KEY, id TEXT UNIQUE, time TEXT, body TEXT,
+//! `records(seq INTEGER PRIMARY KEY, id TEXT, time TEXT, body TEXT,
 //! hash TEXT)`.
 //!
 //! # The record (schema version 1)

@@ -1,11 +1,14 @@
-//! Appends records to `audit.db`: one thread per process owns the
-//! connection and commits what arrives together in one transaction (group
-//! commit), so concurrent calls share a commit. A caller that must not
-//! answer before its record is on disk awaits [`Writer::commit`].
+//! Appends records to `audit.db`. A call that must not be answered before
+//! its record is on disk awaits [`Writer::commit`]: the first caller in
+//! becomes the leader, lets the other ready tasks add their records (one
+//! yield), and commits them all in one transaction on its own thread
+//! (group commit without a thread hop, which costs more than the commit on
+//! a busy machine). Governance events use [`Writer::submit`], which commits
+//! at once unless a leader is about to.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -14,21 +17,36 @@ use tokio::sync::oneshot;
 
 use super::{GENESIS, Record};
 
-/// The most records committed in one transaction.
-const BATCH: usize = 512;
-
 struct Job {
     record: Box<Record>,
     done: Option<oneshot::Sender<Result<u64, String>>>,
 }
 
+struct State {
+    /// `None`: the trail could not be opened.
+    conn: Option<Connection>,
+    queue: Vec<Job>,
+    /// A caller will commit the queue shortly.
+    leader: bool,
+}
+
 /// The audit writer of this process.
 pub struct Writer {
-    jobs: Mutex<mpsc::Sender<Job>>,
+    state: Mutex<State>,
     /// The last write failed (and why): calls are denied until one works.
     failing: AtomicBool,
     last_error: Mutex<Option<String>>,
     path: PathBuf,
+}
+
+/// Commits the queue when dropped (so a leader that is cancelled still
+/// commits what it led).
+struct Lead<'a>(&'a Writer);
+
+impl Drop for Lead<'_> {
+    fn drop(&mut self) {
+        self.0.flush();
+    }
 }
 
 /// Opens (creating) the audit database: WAL, and `synchronous = FULL` when
@@ -64,7 +82,7 @@ pub fn open_db(path: &Path, fsync: bool) -> Result<Connection> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS records (
              seq  INTEGER PRIMARY KEY,
-             id   TEXT NOT NULL UNIQUE,
+             id   TEXT NOT NULL,
              time TEXT NOT NULL,
              body TEXT NOT NULL,
              hash TEXT NOT NULL
@@ -75,52 +93,30 @@ pub fn open_db(path: &Path, fsync: bool) -> Result<Connection> {
 }
 
 impl Writer {
-    /// Opens the trail and starts the writing thread.
+    /// Opens the trail.
     pub fn start(path: &Path, fsync: bool) -> Result<Arc<Self>> {
-        let mut conn = open_db(path, fsync)?;
-        let (tx, rx) = mpsc::channel::<Job>();
-        let writer = Arc::new(Self {
-            jobs: Mutex::new(tx),
+        let conn = open_db(path, fsync)?;
+        Ok(Arc::new(Self {
+            state: Mutex::new(State {
+                conn: Some(conn),
+                queue: Vec::new(),
+                leader: false,
+            }),
             failing: AtomicBool::new(false),
             last_error: Mutex::new(None),
             path: path.to_path_buf(),
-        });
-        let me = Arc::downgrade(&writer);
-        std::thread::Builder::new()
-            .name("toolgate-audit".into())
-            .spawn(move || {
-                while let Ok(first) = rx.recv() {
-                    let mut batch = vec![first];
-                    while batch.len() < BATCH {
-                        match rx.try_recv() {
-                            Ok(j) => batch.push(j),
-                            Err(_) => break,
-                        }
-                    }
-                    let result = append(&mut conn, &mut batch);
-                    if let Some(w) = me.upgrade() {
-                        w.note(&result);
-                    }
-                    for (i, job) in batch.into_iter().enumerate() {
-                        if let Some(done) = job.done {
-                            let _ = done.send(match &result {
-                                Ok(first_seq) => Ok(first_seq + i as u64),
-                                Err(e) => Err(e.clone()),
-                            });
-                        }
-                    }
-                }
-            })
-            .context("could not start the audit writer")?;
-        Ok(writer)
+        }))
     }
 
     /// A writer that cannot write (the trail could not be opened): every
     /// call is denied with `why` (fail closed).
     pub fn broken(path: &Path, why: String) -> Arc<Self> {
-        let (tx, _) = mpsc::channel::<Job>();
         Arc::new(Self {
-            jobs: Mutex::new(tx),
+            state: Mutex::new(State {
+                conn: None,
+                queue: Vec::new(),
+                leader: false,
+            }),
             failing: AtomicBool::new(true),
             last_error: Mutex::new(Some(why)),
             path: path.to_path_buf(),
@@ -158,31 +154,74 @@ impl Writer {
         &self.path
     }
 
-    /// Appends a record and waits until it is committed; its `seq`.
-    pub async fn commit(&self, record: Record) -> Result<u64, String> {
+    /// Appends a record and waits until it is committed; its `seq`. With
+    /// `others` (other calls are in flight), the commit waits one turn of
+    /// the runtime so that their records share it.
+    pub async fn commit(&self, record: Record, others: bool) -> Result<u64, String> {
         let (tx, rx) = oneshot::channel();
-        self.send(Job {
-            record: Box::new(record),
-            done: Some(tx),
-        })?;
+        let lead = {
+            let mut st = self.state.lock().expect("audit lock");
+            st.queue.push(Job {
+                record: Box::new(record),
+                done: Some(tx),
+            });
+            !std::mem::replace(&mut st.leader, true)
+        };
+        if lead {
+            let lead = Lead(self);
+            if others {
+                tokio::task::yield_now().await;
+            }
+            drop(lead);
+        }
         rx.await
             .map_err(|_| "the audit writer stopped".to_string())?
     }
 
-    /// Appends a record without waiting (governance events).
+    /// Appends a record without waiting for others (governance events).
     pub fn submit(&self, record: Record) {
-        let _ = self.send(Job {
-            record: Box::new(record),
-            done: None,
-        });
+        let lead = {
+            let mut st = self.state.lock().expect("audit lock");
+            st.queue.push(Job {
+                record: Box::new(record),
+                done: None,
+            });
+            !std::mem::replace(&mut st.leader, true)
+        };
+        if lead {
+            self.flush();
+        }
     }
 
-    fn send(&self, job: Job) -> Result<(), String> {
-        self.jobs
-            .lock()
-            .expect("audit jobs lock")
-            .send(job)
-            .map_err(|_| "the audit writer stopped".to_string())
+    /// Commits what is queued, and answers each waiter.
+    fn flush(&self) {
+        let (mut batch, result) = {
+            let mut st = self.state.lock().expect("audit lock");
+            st.leader = false;
+            let mut batch = std::mem::take(&mut st.queue);
+            if batch.is_empty() {
+                return;
+            }
+            let result = match st.conn.as_mut() {
+                Some(conn) => append(conn, &mut batch),
+                None => Err(self
+                    .last_error
+                    .lock()
+                    .expect("audit error lock")
+                    .clone()
+                    .unwrap_or_else(|| "the audit trail is not open".into())),
+            };
+            (batch, result)
+        };
+        self.note(&result);
+        for (i, job) in batch.iter_mut().enumerate() {
+            if let Some(done) = job.done.take() {
+                let _ = done.send(match &result {
+                    Ok(first_seq) => Ok(first_seq + i as u64),
+                    Err(e) => Err(e.clone()),
+                });
+            }
+        }
     }
 }
 
@@ -246,7 +285,7 @@ mod tests {
         let mut seqs = Vec::new();
         for i in 0..50 {
             let w = if i % 2 == 0 { &a } else { &b };
-            seqs.push(w.commit(Record::new("call")).await.unwrap());
+            seqs.push(w.commit(Record::new("call"), false).await.unwrap());
         }
         assert_eq!(seqs, (1..=50).collect::<Vec<_>>());
         let conn = open_db(&db, false).unwrap();

@@ -38,12 +38,17 @@ pub fn run(paths: &Paths, args: ServeArgs) -> Result<u8> {
     }
     let _recorder = record_upstreams(paths);
     // The audit trail: every call's record is committed before its answer.
-    let trail = paths.state_dir.join("audit.db");
-    match crate::audit::Writer::start(&trail, false) {
-        Ok(w) => crate::audit::writer::install(w),
-        Err(e) => {
-            tracing::error!("{e:#}; calls are denied until the audit trail can be written");
-            crate::audit::writer::install(crate::audit::Writer::broken(&trail, format!("{e:#}")));
+    if loaded.config.audit.enabled {
+        let trail = paths.state_dir.join("audit.db");
+        match crate::audit::Writer::start(&trail, false) {
+            Ok(w) => crate::audit::writer::install(w),
+            Err(e) => {
+                tracing::error!("{e:#}; calls are denied until the audit trail can be written");
+                crate::audit::writer::install(crate::audit::Writer::broken(
+                    &trail,
+                    format!("{e:#}"),
+                ));
+            }
         }
     }
     let rt = super::serve_runtime()?;

@@ -1382,7 +1382,8 @@ impl Front {
             return answer;
         }
         let record = audit.into_record(id, &answer, started);
-        match writer.commit(record).await {
+        let others = self.inflight.lock().expect("inflight lock").len() > 1;
+        match writer.commit(record, others).await {
             Ok(_) => answer,
             Err(e) => tool_error(
                 "",

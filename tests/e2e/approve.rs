@@ -371,10 +371,13 @@ fn the_terminal_ui_approves_and_denies() {
     let id = call_big(&mut serve, 80, 150, None);
     wait_held(&home, 1);
     let ui = Tmux::start(&home, 80, 24);
-    let screen = ui.wait_for("faulty/big");
-    assert!(screen.contains("big-needs-approval"), "{screen}");
-    assert!(screen.contains("\"size\": 150"), "{screen}");
-    assert!(screen.contains("toolgate-e2e-raw"), "{screen}");
+    // (Waiting for all of it: a capture may catch a frame half drawn.)
+    ui.wait_for_all(&[
+        "faulty/big",
+        "big-needs-approval",
+        "\"size\": 150",
+        "toolgate-e2e-raw",
+    ]);
     ui.keys(&["a"]);
     let (r, _) = serve.until_response(&id);
     assert_eq!(r["result"]["content"][0]["text"], "x".repeat(150), "{r}");

@@ -13,6 +13,9 @@ use crate::support::serve::Serve;
 use crate::support::{Home, Server, repo};
 
 const POLICY: &str = r#"
+[audit]
+enabled = true
+
 [policy]
 default = "allow"
 
