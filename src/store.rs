@@ -105,38 +105,47 @@ pub struct Store {
     conn: Connection,
 }
 
+/// Opens (creating if needed) a SQLite database private to the user (folder
+/// 0700, file 0600) in WAL mode, waiting up to `busy` for other processes'
+/// locks. `what` names it in errors ("the local store").
+pub fn open_wal(path: &Path, what: &str, busy: Duration) -> Result<Connection> {
+    if let Some(dir) = path.parent() {
+        ensure_private_dir(dir)?;
+    }
+    let conn = Connection::open(path)
+        .with_context(|| format!("could not open {what} {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    }
+    conn.busy_timeout(busy)?;
+    // Switching to WAL needs an exclusive lock, and SQLite does not call
+    // the busy handler for it: when several processes open a new database
+    // at once, retry for a while.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Ok(()) => return Ok(conn),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("could not switch {what} to WAL mode"));
+            }
+        }
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) the database and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self> {
-        if let Some(dir) = path.parent() {
-            ensure_private_dir(dir)?;
-        }
-        let conn = Connection::open(path)
-            .with_context(|| format!("could not open the local store {}", path.display()))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
-        }
-        conn.busy_timeout(Duration::from_secs(5))?;
-        // Switching to WAL needs an exclusive lock, and SQLite does not call
-        // the busy handler for it: when several processes open a new store at
-        // once, retry for a while.
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        loop {
-            match conn.pragma_update(None, "journal_mode", "WAL") {
-                Ok(()) => break,
-                Err(rusqlite::Error::SqliteFailure(e, _))
-                    if matches!(
-                        e.code,
-                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-                    ) && std::time::Instant::now() < deadline =>
-                {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                Err(e) => return Err(e).context("could not switch the local store to WAL mode"),
-            }
-        }
+        let conn = open_wal(path, "the local store", Duration::from_secs(5))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         let mut store = Self { conn };

@@ -52,32 +52,7 @@ impl Drop for Lead<'_> {
 /// Opens (creating) the audit database: WAL, and `synchronous = FULL` when
 /// `fsync` (survives power loss) else `NORMAL` (survives a killed process).
 pub fn open_db(path: &Path, fsync: bool) -> Result<Connection> {
-    if let Some(dir) = path.parent() {
-        crate::config::paths::ensure_private_dir(dir)?;
-    }
-    let conn = Connection::open(path)
-        .with_context(|| format!("could not open the audit trail {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
-    }
-    conn.busy_timeout(Duration::from_secs(10))?;
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        match conn.pragma_update(None, "journal_mode", "WAL") {
-            Ok(()) => break,
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if matches!(
-                    e.code,
-                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-                ) && std::time::Instant::now() < deadline =>
-            {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Err(e) => return Err(e).context("could not switch the audit trail to WAL mode"),
-        }
-    }
+    let conn = crate::store::open_wal(path, "the audit trail", Duration::from_secs(10))?;
     conn.pragma_update(None, "synchronous", if fsync { "FULL" } else { "NORMAL" })?;
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS records (

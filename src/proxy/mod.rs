@@ -1500,7 +1500,9 @@ impl Front {
         audit.server = Some(up.name.to_string());
         audit.tool = Some(target.original.clone());
         audit.exposed = Some(name.clone());
-        audit.args = jsonrpc::member(&members, "arguments").map(|a| a.get().to_owned());
+        if crate::audit::writer::current().is_some() {
+            audit.args = jsonrpc::member(&members, "arguments").map(|a| a.get().to_owned());
+        }
         audit.decision = Some("allow");
         if let Some(policy) = crate::policy::current() {
             match self.police(&policy, &up.name, &target, &members) {
@@ -1517,15 +1519,11 @@ impl Front {
                         reason: &message,
                     });
                     if let Some(b) = crate::approve::broker::current() {
-                        let outcome = match kind {
-                            "rate_limited" => "limited",
+                        let outcome = match audit.decision {
+                            Some("limited") => "limited",
                             _ => "denied",
                         };
-                        let rule = detail
-                            .get("rule")
-                            .or_else(|| detail.get("limit"))
-                            .and_then(Value::as_str)
-                            .unwrap_or(kind);
+                        let rule = audit.rules.last().map_or(kind, String::as_str);
                         b.record(
                             &up.name,
                             &target.original,
