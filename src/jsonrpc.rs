@@ -328,6 +328,11 @@ const HEAD: usize = 512;
 
 /// Reads one `\n`-terminated line of at most `limit` bytes. Blank lines are
 /// skipped. A last line without a terminator is returned at EOF.
+/// Whether `buffered` holds a whole line (so reading it will not wait).
+pub fn has_line(buffered: &[u8]) -> bool {
+    memchr(b'\n', buffered).is_some()
+}
+
 pub async fn read_line<R: AsyncBufRead + Unpin>(
     reader: &mut R,
     buf: &mut Vec<u8>,

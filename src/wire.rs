@@ -13,6 +13,7 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Mutex;
@@ -56,7 +57,10 @@ impl Outbound {
     /// Sends one complete line (which must end in `\n`). When another sender
     /// is already writing, the line goes out with its batch and this returns
     /// at once; a write error is then reported to the sender that wrote.
-    pub async fn send(&self, line: &[u8]) -> io::Result<()> {
+    ///
+    /// Inside a [`batch::Scope`] the line is only buffered; the scope writes
+    /// it out with the others when it ends.
+    pub async fn send(self: &Arc<Self>, line: &[u8]) -> io::Result<()> {
         {
             let mut p = self.pending.lock().expect("outbound lock");
             if let Some(kind) = p.failed {
@@ -64,6 +68,23 @@ impl Outbound {
             }
             p.buf.extend_from_slice(line);
             if p.flushing {
+                return Ok(());
+            }
+            if batch::defer(self) {
+                return Ok(());
+            }
+            p.flushing = true;
+        }
+        let _guard = FlushGuard(&self.pending);
+        self.drain().await
+    }
+
+    /// Writes out what is buffered, unless another sender is already at it
+    /// (then it goes out with that sender's batch).
+    async fn flush_pending(&self) -> io::Result<()> {
+        {
+            let mut p = self.pending.lock().expect("outbound lock");
+            if p.flushing || p.buf.is_empty() {
                 return Ok(());
             }
             p.flushing = true;
@@ -109,6 +130,134 @@ impl Outbound {
             let _ = w.shutdown().await;
         }
         self.pending.lock().expect("outbound lock").failed = Some(io::ErrorKind::BrokenPipe);
+    }
+}
+
+/// Write-combining for messages already in hand.
+///
+/// A reader that has several complete lines buffered (the IDE's requests, an
+/// upstream's answers, under load) handles them inside a [`Scope`]: what
+/// they send is appended to each destination's buffer, and every destination
+/// is written once when the scope ends, as soon as the lines in hand are
+/// handled (never later than [`MAX_LINES`] lines). Nothing waits for input
+/// that has not arrived, so a lone message goes out at once, as before. This
+/// saves a write (and the reader's wake-up on the other end) per message,
+/// which on a small machine is CPU taken from the upstream and the client.
+///
+/// Scopes are per thread (`serve` runs on one), and nest: the writes happen
+/// when the outermost ends. A scope dropped without [`Scope::end`] (its task
+/// cancelled) still has its lines written, from a spawned task.
+pub mod batch {
+    use std::cell::{Cell, RefCell};
+    use std::sync::Arc;
+
+    use super::Outbound;
+
+    /// Most lines a reader handles in one scope before it writes.
+    pub const MAX_LINES: usize = 32;
+
+    thread_local! {
+        static DEPTH: Cell<usize> = const { Cell::new(0) };
+        static DIRTY: RefCell<Vec<Arc<Outbound>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// Called by [`Outbound::send`] with its buffer lock held: inside a scope,
+    /// remembers the destination (once) and says to leave the line buffered.
+    pub(super) fn defer(out: &Arc<Outbound>) -> bool {
+        if DEPTH.with(Cell::get) == 0 {
+            return false;
+        }
+        DIRTY.with(|d| {
+            let mut d = d.borrow_mut();
+            if !d.iter().any(|o| Arc::ptr_eq(o, out)) {
+                d.push(out.clone());
+            }
+        });
+        true
+    }
+
+    /// Lines sent until [`Scope::end`] are written together then.
+    #[must_use = "a scope writes its lines when it ends"]
+    pub struct Scope {
+        open: bool,
+    }
+
+    /// Opens a scope on this thread.
+    pub fn begin() -> Scope {
+        DEPTH.with(|d| d.set(d.get() + 1));
+        Scope { open: true }
+    }
+
+    impl Scope {
+        /// Closes the scope; the outermost writes every buffered line.
+        pub async fn end(mut self) {
+            self.open = false;
+            for out in close() {
+                if let Err(e) = out.flush_pending().await {
+                    tracing::debug!("a batched write failed: {e}");
+                }
+            }
+        }
+    }
+
+    /// A reader loop's scope: call [`Batch::next`] before each read with
+    /// whether a whole line is already buffered. Lines in hand are handled
+    /// inside one scope (at most [`MAX_LINES`]); before a read that may wait,
+    /// the scope ends and what it holds is written.
+    #[derive(Default)]
+    pub struct Batch {
+        scope: Option<Scope>,
+        lines: usize,
+    }
+
+    impl Batch {
+        pub async fn next(&mut self, line_in_hand: bool) {
+            if (!line_in_hand || self.lines >= MAX_LINES)
+                && let Some(scope) = self.scope.take()
+            {
+                scope.end().await;
+            }
+            if line_in_hand && self.scope.is_none() {
+                self.scope = Some(begin());
+                self.lines = 0;
+            }
+            self.lines += 1;
+        }
+    }
+
+    fn close() -> Vec<Arc<Outbound>> {
+        let depth = DEPTH.with(|d| {
+            let n = d.get().saturating_sub(1);
+            d.set(n);
+            n
+        });
+        if depth == 0 {
+            DIRTY.with(|d| std::mem::take(&mut *d.borrow_mut()))
+        } else {
+            Vec::new()
+        }
+    }
+
+    impl Drop for Scope {
+        fn drop(&mut self) {
+            if !self.open {
+                return;
+            }
+            let dirty = close();
+            if dirty.is_empty() {
+                return;
+            }
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => {
+                    rt.spawn(async move {
+                        for out in dirty {
+                            let _ = out.flush_pending().await;
+                        }
+                    });
+                }
+                Err(_) => tracing::warn!("lines were left unwritten outside a runtime"),
+            }
+        }
     }
 }
 
@@ -332,6 +481,7 @@ pub mod spin {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
     use tokio::io::AsyncReadExt;
 
     #[tokio::test]
@@ -364,9 +514,71 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_scope_writes_its_lines_once_when_it_ends() {
+        let (w, mut r) = tokio::io::duplex(1 << 20);
+        let (w2, mut r2) = tokio::io::duplex(1 << 20);
+        let a = Arc::new(Outbound::new(Box::pin(w)));
+        let b = Arc::new(Outbound::new(Box::pin(w2)));
+        let outer = batch::begin();
+        let inner = batch::begin();
+        a.send(b"one\n").await.unwrap();
+        b.send(b"x\n").await.unwrap();
+        a.send(b"two\n").await.unwrap();
+        inner.end().await;
+        // Still inside the outer scope: nothing written yet.
+        let mut peek = [0u8; 16];
+        let nothing = tokio::time::timeout(Duration::from_millis(0), r.read(&mut peek)).await;
+        assert!(nothing.is_err(), "a line left before its scope ended");
+        outer.end().await;
+        let n = r.read(&mut peek).await.unwrap();
+        assert_eq!(&peek[..n], b"one\ntwo\n", "both lines in one write");
+        let n = r2.read(&mut peek).await.unwrap();
+        assert_eq!(&peek[..n], b"x\n");
+        // Outside a scope a line goes out at once.
+        a.send(b"three\n").await.unwrap();
+        let n = r.read(&mut peek).await.unwrap();
+        assert_eq!(&peek[..n], b"three\n");
+    }
+
+    #[tokio::test]
+    async fn a_dropped_scope_still_writes_its_lines() {
+        let (w, mut r) = tokio::io::duplex(1 << 20);
+        let a = Arc::new(Outbound::new(Box::pin(w)));
+        {
+            let _scope = batch::begin();
+            a.send(b"kept\n").await.unwrap();
+        }
+        let mut got = [0u8; 8];
+        let n = r.read(&mut got).await.unwrap();
+        assert_eq!(&got[..n], b"kept\n");
+    }
+
+    #[tokio::test]
+    async fn a_reader_batch_ends_before_a_read_that_may_wait() {
+        let (w, mut r) = tokio::io::duplex(1 << 20);
+        let a = Arc::new(Outbound::new(Box::pin(w)));
+        let mut b = batch::Batch::default();
+        for i in 0..batch::MAX_LINES + 3 {
+            b.next(true).await;
+            a.send(format!("{i}\n").as_bytes()).await.unwrap();
+        }
+        b.next(false).await;
+        let mut text = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while text.iter().filter(|&&c| c == b'\n').count() < batch::MAX_LINES + 3 {
+            let n = r.read(&mut chunk).await.unwrap();
+            text.extend_from_slice(&chunk[..n]);
+        }
+        let want: String = (0..batch::MAX_LINES + 3)
+            .map(|i| format!("{i}\n"))
+            .collect();
+        assert_eq!(String::from_utf8(text).unwrap(), want);
+    }
+
+    #[tokio::test]
     async fn a_dropped_flusher_hands_over_to_the_next_sender() {
         let (w, mut r) = tokio::io::duplex(1 << 20);
-        let out = Outbound::new(Box::pin(w));
+        let out = Arc::new(Outbound::new(Box::pin(w)));
         {
             // Start a send and drop it at its first await (the yield).
             let fut = out.send(b"first\n");

@@ -218,12 +218,17 @@ impl Broker {
             outcome: outcome.to_owned(),
             by: by.to_owned(),
         };
-        {
-            let mut recent = self.recent.lock().expect("recent lock");
-            recent.push_front(entry.clone());
-            recent.truncate(RECENT);
+        // Every call passes here: no copy unless a UI is watching.
+        let msg = Message::Activity { entry };
+        self.broadcast(&msg);
+        let Message::Activity { entry } = msg else {
+            unreachable!("built above")
+        };
+        let mut recent = self.recent.lock().expect("recent lock");
+        if recent.len() == RECENT {
+            recent.pop_back();
         }
-        self.broadcast(&Message::Activity { entry });
+        recent.push_front(entry);
     }
 
     /// Takes an answer to a held call, if it is bound to that call and its

@@ -53,6 +53,7 @@ use crate::events::{self, Event};
 use crate::jsonrpc::{self, Kind, Line, Malformed, code};
 use crate::upstream::manager::{FrontEvent, Manager};
 use crate::upstream::{CallError, ProgressRoute, State, describe_call_error, upstream_init_params};
+use crate::wire::batch::Batch;
 use crate::wire::{BoxRead, BoxWrite, Outbound};
 use cursor::Cursor;
 
@@ -162,7 +163,10 @@ pub async fn serve(
     let mut buf = Vec::with_capacity(8192);
     let max = config.serve.max_message_size;
     tokio::pin!(stop);
+    // Requests that arrived together go to each upstream in one write.
+    let mut batch = Batch::default();
     loop {
+        batch.next(jsonrpc::has_line(reader.buffer())).await;
         let line = tokio::select! {
             line = jsonrpc::read_line(&mut reader, &mut buf, max) => line,
             () = &mut stop => { tracing::info!("stopping on a signal"); break }

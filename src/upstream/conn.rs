@@ -15,12 +15,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::value::RawValue;
-use tokio::io::AsyncBufRead;
+use tokio::io::{AsyncRead, BufReader};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::jsonrpc::{self, Kind, Line, Malformed};
 use crate::wire::Outbound;
+use crate::wire::batch::Batch;
 
 /// Why a request to an upstream got no result.
 #[derive(Debug, Clone)]
@@ -337,9 +338,9 @@ impl Connection {
 
     /// Reads the upstream's messages until it closes, then closes the
     /// connection (failing every waiting request) and returns why.
-    pub async fn read_loop<R: AsyncBufRead + Unpin>(
+    pub async fn read_loop<R: AsyncRead + Unpin>(
         self: Arc<Self>,
-        input: R,
+        input: BufReader<R>,
         max_message: usize,
         inbound: mpsc::UnboundedSender<Inbound>,
     ) -> String {
@@ -349,14 +350,17 @@ impl Connection {
         reason
     }
 
-    async fn read_messages<R: AsyncBufRead + Unpin>(
+    async fn read_messages<R: AsyncRead + Unpin>(
         &self,
-        mut input: R,
+        mut input: BufReader<R>,
         max_message: usize,
         inbound: &mpsc::UnboundedSender<Inbound>,
     ) -> String {
         let mut buf = Vec::with_capacity(8192);
+        // Answers that arrived together go to the IDE in one write.
+        let mut batch = Batch::default();
         loop {
+            batch.next(jsonrpc::has_line(input.buffer())).await;
             let line = match jsonrpc::read_line(&mut input, &mut buf, max_message).await {
                 Ok(Line::Message(line)) => line,
                 Ok(Line::TooLong { head, len }) => {

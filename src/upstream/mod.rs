@@ -783,9 +783,9 @@ fn spawn_stdio(
 }
 
 /// Runs a connection's reader, handing what it receives to the manager.
-fn spawn_reader<R>(up: &Upstream, ctx: &SupervisorCtx, conn: &Arc<Connection>, input: R)
+fn spawn_reader<R>(up: &Upstream, ctx: &SupervisorCtx, conn: &Arc<Connection>, input: BufReader<R>)
 where
-    R: tokio::io::AsyncBufRead + Unpin + Send + 'static,
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
 {
     let (tx, mut rx) = mpsc::unbounded_channel();
     tokio::spawn(conn.clone().read_loop(input, ctx.max_message, tx));
