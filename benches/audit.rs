@@ -29,7 +29,11 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let w = Writer::start(&dir.path().join("audit.db"), false).expect("the trail opens");
+    // A signed checkpoint every 1,000 records, as `serve` writes them.
+    let w = Writer::start(&dir.path().join("audit.db"), false, 1000).expect("the trail opens");
+    w.set_signer(toolgate::audit::sign::Signer::ready(
+        toolgate::audit::sign::DeviceKey::generate().expect("a key"),
+    ));
     for i in 0..1000 {
         w.commit(record(i), false).await.expect("committed");
     }

@@ -85,13 +85,16 @@ pub enum Command {
 pub enum AuditCommand {
     /// The latest records (-f: keep printing new ones).
     Tail(AuditTailArgs),
-    /// Check the chain: every record's hash and link, and gaps. Exit 0 only
-    /// when intact.
+    /// Check the chain (every record's hash and link, gaps) and the signed
+    /// checkpoints (signature, key, truncation). Exit 0 only when intact.
     Verify(AuditJsonArgs),
     /// How many records, the oldest and newest, the size on disk.
     Status(AuditJsonArgs),
     /// Every record since a time, one JSON object per line.
     Export(AuditExportArgs),
+    /// This device's public key, which signs the checkpoints (made on first
+    /// use, kept in the OS keychain): give it to whoever verifies.
+    Key(AuditJsonArgs),
 }
 
 #[derive(Debug, Args)]

@@ -206,6 +206,106 @@ fn exe_pages(give_back: bool) {
     }
 }
 
+/// A cross-process lock (`flock` on `run/locks/NAME.lock`), held until
+/// dropped.
+pub struct FileLock {
+    file: std::fs::File,
+}
+
+impl FileLock {
+    fn open(
+        paths: &crate::config::paths::Paths,
+        name: &str,
+    ) -> Result<(std::fs::File, std::path::PathBuf), String> {
+        let dir = paths.runtime_dir.join("locks");
+        crate::config::paths::ensure_private_dir(&dir).map_err(|e| format!("{e:#}"))?;
+        let path = dir.join(format!("{name}.lock"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| format!("could not open the lock {}: {e}", path.display()))?;
+        Ok((file, path))
+    }
+
+    /// Takes the lock, waiting for another process to release it (blocking:
+    /// call it off the async runtime).
+    pub fn acquire(paths: &crate::config::paths::Paths, name: &str) -> Result<Self, String> {
+        let (file, path) = Self::open(paths, name)?;
+        match Self::flock(&file, false) {
+            Ok(_) => Ok(Self { file }),
+            Err(e) => Err(format!("could not lock {}: {e}", path.display())),
+        }
+    }
+
+    /// Takes the lock if nobody holds it.
+    pub fn try_acquire(
+        paths: &crate::config::paths::Paths,
+        name: &str,
+    ) -> Result<Option<Self>, String> {
+        let (file, path) = Self::open(paths, name)?;
+        match Self::flock(&file, true) {
+            Ok(true) => Ok(Some(Self { file })),
+            Ok(false) => Ok(None),
+            Err(e) => Err(format!("could not lock {}: {e}", path.display())),
+        }
+    }
+
+    /// `Ok(false)`: held elsewhere (only when `nonblocking`).
+    #[cfg(unix)]
+    fn flock(file: &std::fs::File, nonblocking: bool) -> std::io::Result<bool> {
+        use std::os::fd::AsRawFd;
+        let op = if nonblocking {
+            libc::LOCK_EX | libc::LOCK_NB
+        } else {
+            libc::LOCK_EX
+        };
+        loop {
+            // SAFETY: flock(2) on a file descriptor we own.
+            let rc = unsafe { libc::flock(file.as_raw_fd(), op) };
+            if rc == 0 {
+                return Ok(true);
+            }
+            let err = std::io::Error::last_os_error();
+            match err.kind() {
+                std::io::ErrorKind::Interrupted => continue,
+                std::io::ErrorKind::WouldBlock => return Ok(false),
+                _ => return Err(err),
+            }
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn flock(_file: &std::fs::File, _nonblocking: bool) -> std::io::Result<bool> {
+        Ok(true)
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: flock(2) on our own descriptor.
+            unsafe {
+                libc::flock(self.file.as_raw_fd(), libc::LOCK_UN);
+            }
+        }
+    }
+}
+
+/// Bytes from lowercase or uppercase hex.
+pub fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

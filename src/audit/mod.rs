@@ -36,8 +36,10 @@
 //! read the rows in `seq` order; for each, check that `body` is the JCS form
 //! of itself, that its `seq` member equals the row's, that SHA-256(`body`)
 //! equals `hash`, and that `prev` equals the previous row's `hash`
-//! (`tests/audit_verify.py` does exactly this, in Python).
+//! (`tests/audit/verify.py` does exactly this, in Python). Signed
+//! checkpoints over the chain are described in [`sign`].
 
+pub mod sign;
 pub mod writer;
 
 use serde::{Deserialize, Serialize};
@@ -124,7 +126,7 @@ impl Record {
 
 /// The microseconds within the current millisecond (the test clock moves
 /// in whole seconds, so they come from the real clock).
-fn sub_ms_micros() -> i64 {
+pub(crate) fn sub_ms_micros() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::from(d.subsec_micros() % 1000))
@@ -382,6 +384,85 @@ pub fn verify_rows<'a>(
         prev_hash = Some(actual);
     }
     (count, problems)
+}
+
+/// Checks the checkpoints, given as (seq, body, sig) in `seq` order,
+/// against the records: each must be validly signed, by `device_key` where
+/// that is known; the record it names must still have the hash it
+/// vouched for (or have been removed on purpose, before `first_kept`); and
+/// no checkpoint may name a record after `last_seq` (records cut off the
+/// end).
+pub fn verify_checkpoints(
+    checkpoints: &[(u64, String, Option<String>)],
+    hash_at: impl Fn(u64) -> Option<String>,
+    first_kept: Option<u64>,
+    last_seq: Option<u64>,
+    device_key: Option<&str>,
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for (seq, body, sig) in checkpoints {
+        let seq = *seq;
+        let cp = match sign::check(body, sig.as_deref()) {
+            Ok(cp) => cp,
+            Err(why) => {
+                problems.push(Problem {
+                    seq,
+                    code: if sig.is_none() {
+                        "unsigned-checkpoint"
+                    } else {
+                        "bad-signature"
+                    },
+                    message: format!("checkpoint at record {seq}: {why}"),
+                });
+                continue;
+            }
+        };
+        if cp.seq != seq {
+            problems.push(Problem {
+                seq,
+                code: "bad-checkpoint",
+                message: format!("the checkpoint stored at record {seq} says {}", cp.seq),
+            });
+            continue;
+        }
+        if let (Some(want), Some(have)) = (device_key, cp.key.as_deref())
+            && want != have
+        {
+            problems.push(Problem {
+                seq,
+                code: "foreign-key",
+                message: format!(
+                    "checkpoint at record {seq} was signed by {have}, not by this device's key {want}"
+                ),
+            });
+        }
+        if last_seq.is_none_or(|last| seq > last) {
+            problems.push(Problem {
+                seq,
+                code: "truncated",
+                message: format!(
+                    "records after {} were removed: a signed checkpoint vouches for record {seq}",
+                    last_seq.map_or("the start".to_string(), |l| l.to_string())
+                ),
+            });
+            continue;
+        }
+        if first_kept.is_some_and(|first| seq < first) {
+            continue; // uploaded and removed; the anchor vouches for the rest
+        }
+        match hash_at(seq) {
+            Some(h) if h == cp.hash => {}
+            Some(_) => problems.push(Problem {
+                seq,
+                code: "rewritten",
+                message: format!(
+                    "record {seq} is not the record the signed checkpoint vouches for (the chain was rewritten up to here)"
+                ),
+            }),
+            None => {} // a gap, reported by the chain check
+        }
+    }
+    problems
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use anyhow::{Context, Result};
 use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
+use super::sign::{Checkpoint, KeyState, Signer};
 use super::{GENESIS, Record};
 
 struct Job {
@@ -37,6 +38,10 @@ pub struct Writer {
     failing: AtomicBool,
     last_error: Mutex<Option<String>>,
     path: PathBuf,
+    /// A checkpoint every this many records (0: none by count).
+    checkpoint_every: u64,
+    /// Signs checkpoints (until set: they wait).
+    signer: OnceLock<Arc<Signer>>,
 }
 
 /// Commits the queue when dropped (so a leader that is cancelled still
@@ -61,6 +66,11 @@ pub fn open_db(path: &Path, fsync: bool) -> Result<Connection> {
              time TEXT NOT NULL,
              body TEXT NOT NULL,
              hash TEXT NOT NULL
+         );
+         CREATE TABLE IF NOT EXISTS checkpoints (
+             seq  INTEGER PRIMARY KEY,
+             body TEXT NOT NULL,
+             sig  TEXT
          );",
     )
     .context("could not set up the audit trail")?;
@@ -68,8 +78,9 @@ pub fn open_db(path: &Path, fsync: bool) -> Result<Connection> {
 }
 
 impl Writer {
-    /// Opens the trail.
-    pub fn start(path: &Path, fsync: bool) -> Result<Arc<Self>> {
+    /// Opens the trail; a signed checkpoint every `checkpoint_every`
+    /// records (0: only on [`Writer::checkpoint`]).
+    pub fn start(path: &Path, fsync: bool, checkpoint_every: u64) -> Result<Arc<Self>> {
         let conn = open_db(path, fsync)?;
         Ok(Arc::new(Self {
             state: Mutex::new(State {
@@ -80,7 +91,47 @@ impl Writer {
             failing: AtomicBool::new(false),
             last_error: Mutex::new(None),
             path: path.to_path_buf(),
+            checkpoint_every,
+            signer: OnceLock::new(),
         }))
+    }
+
+    /// Gives the writer its checkpoint signer (once).
+    pub fn set_signer(&self, signer: Arc<Signer>) {
+        let _ = self.signer.set(signer);
+    }
+
+    fn key_state(&self) -> KeyState {
+        self.signer.get().map_or(KeyState::Loading, |s| s.state())
+    }
+
+    /// Writes a checkpoint over the chain as it stands, unless the last
+    /// record already has one (or the key is still loading; at shutdown it
+    /// is waited for, a few seconds at most). Its `seq`.
+    pub fn checkpoint(&self, reason: &str) -> Result<Option<u64>, String> {
+        let key = match self.signer.get() {
+            Some(s) if reason == "shutdown" => s.wait(Duration::from_secs(5)),
+            _ => self.key_state(),
+        };
+        let mut st = self.state.lock().expect("audit lock");
+        let Some(conn) = st.conn.as_mut() else {
+            return Err("the audit trail is not open".into());
+        };
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| e.to_string())?;
+        let Some((seq, hash)) = last_record(&tx)? else {
+            return Ok(None);
+        };
+        let done: Option<i64> = tx
+            .query_row("SELECT MAX(seq) FROM checkpoints", [], |r| r.get(0))
+            .map_err(|e| e.to_string())?;
+        if done.is_some_and(|d| d >= seq as i64) {
+            return Ok(None);
+        }
+        let wrote = write_checkpoint(&tx, seq, &hash, reason, &key)?;
+        tx.commit().map_err(|e| e.to_string())?;
+        Ok(wrote.then_some(seq))
     }
 
     /// A writer that cannot write (the trail could not be opened): every
@@ -95,6 +146,8 @@ impl Writer {
             failing: AtomicBool::new(true),
             last_error: Mutex::new(Some(why)),
             path: path.to_path_buf(),
+            checkpoint_every: 0,
+            signer: OnceLock::new(),
         })
     }
 
@@ -177,8 +230,9 @@ impl Writer {
             if batch.is_empty() {
                 return;
             }
+            let every = self.checkpoint_every;
             let result = match st.conn.as_mut() {
-                Some(conn) => append(conn, &mut batch),
+                Some(conn) => append(conn, &mut batch, every, || self.key_state()),
                 None => Err(self
                     .last_error
                     .lock()
@@ -202,16 +256,20 @@ impl Writer {
 
 /// Appends a batch in one transaction, chaining each record to the last
 /// one on disk (whichever process wrote it). Returns the first `seq`.
-fn append(conn: &mut Connection, batch: &mut [Job]) -> Result<u64, String> {
+///
+/// When the batch passes a multiple of `every`, a checkpoint over its last
+/// record is written in the same transaction.
+fn append(
+    conn: &mut Connection,
+    batch: &mut [Job],
+    every: u64,
+    key: impl FnOnce() -> KeyState,
+) -> Result<u64, String> {
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(|e| e.to_string())?;
-    let last: Option<(i64, String)> = tx
-        .prepare_cached("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1")
-        .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
-        .map_err(|e| e.to_string())?;
-    let (last_seq, mut prev) = last.unwrap_or((0, GENESIS.to_string()));
-    let mut seq = last_seq.max(0) as u64;
+    let (last_seq, mut prev) = last_record(&tx)?.unwrap_or((0, GENESIS.to_string()));
+    let mut seq = last_seq;
     let first = seq + 1;
     {
         let mut insert = tx
@@ -231,8 +289,50 @@ fn append(conn: &mut Connection, batch: &mut [Job]) -> Result<u64, String> {
             prev = hash;
         }
     }
+    if every > 0 && seq / every > (first - 1) / every {
+        write_checkpoint(&tx, seq, &prev, "count", &key())?;
+    }
     tx.commit().map_err(|e| e.to_string())?;
     Ok(first)
+}
+
+/// The last record's `seq` and `hash`.
+fn last_record(tx: &rusqlite::Transaction<'_>) -> Result<Option<(u64, String)>, String> {
+    tx.prepare_cached("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1")
+        .and_then(|mut s| {
+            s.query_row([], |r| Ok((r.get::<_, i64>(0)?.max(0) as u64, r.get(1)?)))
+                .optional()
+        })
+        .map_err(|e| e.to_string())
+}
+
+/// Inserts a checkpoint over record `seq` (another process may have
+/// written one there already: then nothing). False while the key loads.
+fn write_checkpoint(
+    tx: &rusqlite::Transaction<'_>,
+    seq: u64,
+    hash: &str,
+    reason: &str,
+    key: &KeyState,
+) -> Result<bool, String> {
+    let cp = Checkpoint {
+        v: 1,
+        seq,
+        hash: hash.to_owned(),
+        time: super::rfc3339_micros(
+            crate::policy::limits::now_ms() * 1000 + super::sub_ms_micros(),
+        ),
+        key: None,
+        unsigned: None,
+        reason: reason.to_owned(),
+    };
+    let Some((body, sig)) = cp.seal(key) else {
+        return Ok(false);
+    };
+    tx.prepare_cached("INSERT OR IGNORE INTO checkpoints (seq, body, sig) VALUES (?1, ?2, ?3)")
+        .and_then(|mut s| s.execute(rusqlite::params![seq as i64, body, sig]))
+        .map_err(|e| e.to_string())?;
+    Ok(true)
 }
 
 static WRITER: OnceLock<Arc<Writer>> = OnceLock::new();
@@ -255,8 +355,8 @@ mod tests {
     async fn two_writers_share_one_chain() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("audit.db");
-        let a = Writer::start(&db, false).unwrap();
-        let b = Writer::start(&db, false).unwrap();
+        let a = Writer::start(&db, false, 0).unwrap();
+        let b = Writer::start(&db, false, 0).unwrap();
         let mut seqs = Vec::new();
         for i in 0..50 {
             let w = if i % 2 == 0 { &a } else { &b };

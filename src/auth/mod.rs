@@ -164,52 +164,13 @@ fn client_secret_account(issuer: &str, client_id: &str) -> String {
 }
 
 /// Holds the cross-process lock of one server's OAuth state until dropped.
-pub struct FlowLock {
-    file: std::fs::File,
-}
+pub struct FlowLock(#[allow(dead_code)] crate::util::FileLock);
 
 impl FlowLock {
     /// Takes the lock, waiting for another process to release it (blocking:
     /// call it off the async runtime).
     pub fn acquire(paths: &Paths, server: &str) -> Result<Self, String> {
-        let dir = paths.runtime_dir.join("locks");
-        crate::config::paths::ensure_private_dir(&dir).map_err(|e| format!("{e:#}"))?;
-        let path = dir.join(format!("oauth-{server}.lock"));
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| format!("could not open the lock {}: {e}", path.display()))?;
-        #[cfg(unix)]
-        {
-            use std::os::fd::AsRawFd;
-            loop {
-                // SAFETY: flock(2) on a file descriptor we own.
-                let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-                if rc == 0 {
-                    break;
-                }
-                let err = std::io::Error::last_os_error();
-                if err.kind() != std::io::ErrorKind::Interrupted {
-                    return Err(format!("could not lock {}: {err}", path.display()));
-                }
-            }
-        }
-        Ok(Self { file })
-    }
-}
-
-impl Drop for FlowLock {
-    fn drop(&mut self) {
-        #[cfg(unix)]
-        {
-            use std::os::fd::AsRawFd;
-            // SAFETY: flock(2) on our own descriptor.
-            unsafe {
-                libc::flock(self.file.as_raw_fd(), libc::LOCK_UN);
-            }
-        }
+        crate::util::FileLock::acquire(paths, &format!("oauth-{server}")).map(Self)
     }
 }
 

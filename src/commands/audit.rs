@@ -2,7 +2,9 @@
 //! (see [`crate::audit`] for the record and the chain).
 //!
 //! JSON shapes (version 1): `verify --json` gives `{"version":1,"intact",
-//! "records","first_seq","last_seq","problems":[{"seq","code","message"}]}`;
+//! "checkpoints","signed_checkpoints","last_checkpoint","key","records",
+//! "first_seq","last_seq","problems":[{"seq","code","message"}]}`;
+//! `key --json` gives `{"version":1,"key","algorithm"}`;
 //! `status --json` gives `{"version":1,"path","records","first_seq",
 //! "last_seq","oldest","newest","bytes"}`; `tail --json` and `export` print
 //! one record per line, exactly as stored (its canonical body).
@@ -26,12 +28,44 @@ fn open(paths: &Paths) -> Result<rusqlite::Connection> {
 
 pub fn run(paths: &Paths, cmd: AuditCommand) -> Result<u8> {
     let _guard = crate::logging::init(paths, false, "warn");
+    // The keychain holds the device key; reading the trail needs no config,
+    // so a broken one falls back to the default keychain.
+    if super::load_user(paths).is_err() {
+        crate::secrets::install_vault(crate::secrets::Vault::new(
+            paths.clone(),
+            Default::default(),
+        ));
+    }
     match cmd {
         AuditCommand::Tail(a) => tail(paths, a.lines, a.follow, a.json),
         AuditCommand::Verify(a) => verify(paths, a.json),
         AuditCommand::Status(a) => status(paths, a.json),
         AuditCommand::Export(a) => export(paths, a.since.as_deref()),
+        AuditCommand::Key(a) => key(a.json),
     }
+}
+
+/// The device key, from the keychain (made there on first use).
+fn device_key() -> Result<crate::audit::sign::DeviceKey, crate::error::UserError> {
+    let vault = crate::secrets::vault()
+        .ok_or_else(|| crate::error::UserError::new("no keychain is set up"))?;
+    crate::audit::sign::load_or_create(&vault).map_err(|e| {
+        crate::error::UserError::new(format!("could not get this device's audit key: {e}"))
+    })
+}
+
+fn key(as_json: bool) -> Result<u8> {
+    let key = device_key()?;
+    if as_json {
+        super::out(&serde_json::to_string_pretty(&json!({
+            "version": 1,
+            "key": key.public(),
+            "algorithm": "Ed25519",
+        }))?);
+    } else {
+        super::out(key.public());
+    }
+    Ok(exit::OK)
 }
 
 /// One line for people: time, decision or event, server/tool, outcome.
@@ -135,11 +169,42 @@ fn verify(paths: &Paths, as_json: bool) -> Result<u8> {
             },
         );
     }
+    // The signed checkpoints.
+    let mut stmt = conn.prepare("SELECT seq, body, sig FROM checkpoints ORDER BY seq")?;
+    let checkpoints: Vec<(u64, String, Option<String>)> = stmt
+        .query_map([], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let hashes: std::collections::HashMap<u64, &str> = rows
+        .iter()
+        .map(|(s, _, h)| (*s as u64, h.as_str()))
+        .collect();
+    // The keychain's device key, where it can be read (never made here).
+    let device = crate::secrets::vault().and_then(|v| {
+        let kc = v.keychain().ok()?;
+        let stored = kc.get(crate::audit::sign::KEY_ACCOUNT).ok()??;
+        crate::audit::sign::public_of(&stored).ok()
+    });
+    let cp_problems = crate::audit::verify_checkpoints(
+        &checkpoints,
+        |seq| hashes.get(&seq).map(|h| (*h).to_owned()),
+        rows.first().map(|r| r.0 as u64),
+        rows.last().map(|r| r.0 as u64),
+        device.as_deref(),
+    );
+    problems.extend(cp_problems);
+    problems.sort_by_key(|p| p.seq);
+    let signed = checkpoints.iter().filter(|c| c.2.is_some()).count();
     let intact = problems.is_empty();
     if as_json {
         super::out(&serde_json::to_string_pretty(&json!({
             "version": 1,
             "intact": intact,
+            "checkpoints": checkpoints.len(),
+            "signed_checkpoints": signed,
+            "last_checkpoint": checkpoints.last().map(|c| c.0),
+            "key": device,
             "records": count,
             "first_seq": rows.first().map(|r| r.0),
             "last_seq": rows.last().map(|r| r.0),
@@ -147,7 +212,12 @@ fn verify(paths: &Paths, as_json: bool) -> Result<u8> {
         }))?);
     } else if intact {
         super::out(&format!(
-            "intact: {count} records, the chain and every hash check out"
+            "intact: {count} records, the chain and every hash check out; {} signed checkpoint(s){}",
+            checkpoints.len(),
+            checkpoints
+                .last()
+                .map(|c| format!(", the last at record {}", c.0))
+                .unwrap_or_default()
         ));
     } else {
         let mut text = format!(

@@ -38,10 +38,26 @@ pub fn run(paths: &Paths, args: ServeArgs) -> Result<u8> {
     }
     let _recorder = record_upstreams(paths);
     // The audit trail: every call's record is committed before its answer.
-    if loaded.config.audit.enabled {
+    let audit = &loaded.config.audit;
+    let checkpoint_interval = audit.checkpoint_interval.0;
+    if audit.enabled {
         let trail = paths.state_dir.join("audit.db");
-        match crate::audit::Writer::start(&trail, false) {
-            Ok(w) => crate::audit::writer::install(w),
+        let fsync = audit.durability == crate::config::Durability::Fsync;
+        match crate::audit::Writer::start(&trail, fsync, audit.checkpoint_every) {
+            Ok(w) => {
+                // Checkpoints are signed with the device key, read from the
+                // keychain in the background.
+                let signer = match crate::secrets::vault() {
+                    Some(vault) => {
+                        let s = crate::audit::sign::Signer::loading();
+                        s.load_in_background(vault);
+                        s
+                    }
+                    None => crate::audit::sign::Signer::failed("no keychain is set up".into()),
+                };
+                w.set_signer(signer);
+                crate::audit::writer::install(w);
+            }
             Err(e) => {
                 tracing::error!("{e:#}; calls are denied until the audit trail can be written");
                 crate::audit::writer::install(crate::audit::Writer::broken(
@@ -62,6 +78,17 @@ pub fn run(paths: &Paths, args: ServeArgs) -> Result<u8> {
                 "approvals are unavailable, so calls that need one are denied: could not listen in {}: {e}",
                 sockets.display()
             ),
+        }
+        if let Some(w) = crate::audit::writer::current() {
+            let every = checkpoint_interval.max(std::time::Duration::from_secs(1));
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    if let Err(e) = w.checkpoint("interval") {
+                        tracing::warn!("could not write an audit checkpoint: {e}");
+                    }
+                }
+            });
         }
         let user = crate::config::Config::load(paths)?.config;
         if user.registry.url.is_some() {
@@ -98,6 +125,12 @@ pub fn run(paths: &Paths, args: ServeArgs) -> Result<u8> {
     });
     // Held calls go with the process.
     broker.close();
+    // The chain as it stands at exit gets a signed checkpoint.
+    if let Some(w) = crate::audit::writer::current()
+        && let Err(e) = w.checkpoint("shutdown")
+    {
+        tracing::warn!("could not write the audit checkpoint at exit: {e}");
+    }
     served?;
     Ok(exit::OK)
 }

@@ -96,14 +96,43 @@ pub struct Config {
 }
 
 /// `[audit]`: the local audit trail.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
 pub struct AuditSettings {
     /// Record every call and governance event in `STATE/audit.db`. Off by
     /// default for now: committing a record before each answer costs
     /// about 0.1 ms per call on a small VM, above the target of 20 µs.
-    #[serde(default)]
     pub enabled: bool,
+    /// `"normal"` (default: a record survives the process being killed) or
+    /// `"fsync"` (it also survives power loss; each commit waits for the
+    /// disk).
+    pub durability: Durability,
+    /// A signed checkpoint every this many records (default 1000; 0: only
+    /// by time and at shutdown).
+    pub checkpoint_every: u64,
+    /// A signed checkpoint this often when records were added (default
+    /// "60s").
+    pub checkpoint_interval: ConfigDuration,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            durability: Durability::Normal,
+            checkpoint_every: 1000,
+            checkpoint_interval: ConfigDuration(Duration::from_secs(60)),
+        }
+    }
+}
+
+/// `[audit] durability`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    #[default]
+    Normal,
+    Fsync,
 }
 
 /// `[serve]`: settings of the proxy.

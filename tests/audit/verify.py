@@ -3,28 +3,38 @@
 format's documentation (src/audit/mod.rs, README "Audit"), sharing no code
 with toolgate.
 
-Usage: verify.py PATH/TO/audit.db [--json]
+Usage: verify.py PATH/TO/audit.db [--json] [--key ed25519:HEX]
 
 Reads the `records` table in `seq` order and checks, for each row, that
 `body` is the RFC 8785 (JCS) form of itself, that its `seq` member is the
 row's, that SHA-256(body) is `hash`, and that its `prev` member is the
 previous row's `hash` (64 zeros before the first record). Gaps in `seq` are
-reported. Exit 0 when intact, 1 when not, 2 on bad usage.
+reported.
+
+Then the `checkpoints` table (src/audit/sign.rs): each `body` is JCS, names
+an Ed25519 `key` (`--key` pins the device's) and `sig` is the base64
+Ed25519 signature of `body`; the record at the checkpoint's `seq` must
+exist (else records were cut off the end) and have the checkpoint's `hash`
+(else the chain was rewritten). Exit 0 when intact, 1 when not, 2 on bad
+usage.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import sqlite3
 import sys
 
 import rfc8785
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 GENESIS = "0" * 64
 
 
-def verify(path: str) -> tuple[int, list[dict]]:
+def verify(path: str, key: str | None) -> tuple[int, list[dict]]:
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     rows = db.execute("SELECT seq, body, hash FROM records ORDER BY seq").fetchall()
     problems: list[dict] = []
@@ -53,16 +63,73 @@ def verify(path: str) -> tuple[int, list[dict]]:
         if prev_hash is not None and record.get("prev") != prev_hash:
             problems.append({"seq": seq, "code": "broken-link", "message": f"record {seq} does not follow record {seq - 1}"})
         prev_hash = actual
+    problems += verify_checkpoints(db, {seq: h for seq, _, h in rows}, rows, key)
+    problems.sort(key=lambda p: p["seq"])
     return len(rows), problems
 
 
+def verify_checkpoints(db, hashes: dict, rows: list, key: str | None) -> list[dict]:
+    problems: list[dict] = []
+    first = rows[0][0] if rows else None
+    last = rows[-1][0] if rows else None
+    checkpoints = db.execute("SELECT seq, body, sig FROM checkpoints ORDER BY seq").fetchall()
+    for seq, body, sig in checkpoints:
+        def bad(code: str, message: str) -> None:
+            problems.append({"seq": seq, "code": code, "message": f"checkpoint at record {seq}: {message}"})
+
+        if sig is None:
+            bad("unsigned-checkpoint", "not signed")
+            continue
+        try:
+            cp = json.loads(body)
+        except ValueError:
+            bad("bad-signature", "not JSON")
+            continue
+        if rfc8785.dumps(cp).decode("utf-8") != body:
+            bad("bad-signature", "not JCS")
+            continue
+        named = cp.get("key") or ""
+        if not named.startswith("ed25519:") or len(named) != 8 + 64:
+            bad("bad-signature", f"names no Ed25519 key: {named!r}")
+            continue
+        try:
+            public = Ed25519PublicKey.from_public_bytes(bytes.fromhex(named[8:]))
+            public.verify(base64.b64decode(sig, validate=True), body.encode("utf-8"))
+        except (InvalidSignature, ValueError):
+            bad("bad-signature", "the signature is not valid")
+            continue
+        if cp.get("seq") != seq:
+            bad("bad-checkpoint", f"says seq {cp.get('seq')}")
+            continue
+        if key is not None and named != key:
+            bad("foreign-key", f"signed by {named}, not {key}")
+        if last is None or seq > last:
+            bad("truncated", f"records after {last} were removed")
+            continue
+        if first is not None and seq < first:
+            continue
+        if seq in hashes and hashes[seq] != cp.get("hash"):
+            bad("rewritten", "the record is not the one the checkpoint vouches for")
+    return problems
+
+
 def main() -> int:
-    args = [a for a in sys.argv[1:] if a != "--json"]
+    args = sys.argv[1:]
+    as_json = "--json" in args
+    args = [a for a in args if a != "--json"]
+    key = None
+    if "--key" in args:
+        i = args.index("--key")
+        if i + 1 >= len(args):
+            print(__doc__, file=sys.stderr)
+            return 2
+        key = args[i + 1]
+        del args[i : i + 2]
     if len(args) != 1:
         print(__doc__, file=sys.stderr)
         return 2
-    count, problems = verify(args[0])
-    if "--json" in sys.argv:
+    count, problems = verify(args[0], key)
+    if as_json:
         print(json.dumps({"intact": not problems, "records": count, "problems": problems}))
     else:
         for p in problems:

@@ -281,3 +281,167 @@ fn a_killed_serve_loses_no_answered_call() {
     let s: Value = serde_json::from_str(&status.stdout).unwrap();
     assert!(s["records"].as_u64().unwrap() >= 40, "{s}");
 }
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Runs both verifiers, the Python one pinned to `key`.
+fn verify_with_key(home: &Home, db: &Path, key: &str) -> (Value, Value) {
+    let (_, ours, _) = verify(home, db);
+    let py = Command::new(home.tb.python())
+        .arg(repo().join("tests/audit/verify.py"))
+        .arg(db)
+        .args(["--json", "--key", key])
+        .output()
+        .unwrap();
+    let theirs: Value = serde_json::from_slice(&py.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&py.stderr)));
+    (ours, theirs)
+}
+
+#[test]
+fn signed_checkpoints_catch_truncation_rewrites_and_forgery() {
+    let home = Home::new();
+    home.config(&[Server::faulty(&home.tb, &home)]);
+    let text = std::fs::read_to_string(home.config_file()).unwrap();
+    home.write_raw_config(&format!(
+        "{text}\n[audit]\nenabled = true\ncheckpoint_every = 5\n"
+    ));
+    // The device key, made on first use and kept in the keychain.
+    let done = home.run_toolgate(&["audit", "key"]);
+    assert_eq!(done.status.code(), Some(0), "{}", done.describe());
+    let key = done.stdout.trim().to_owned();
+    assert!(key.starts_with("ed25519:") && key.len() == 8 + 64, "{key}");
+    let again = home.run_toolgate(&["audit", "key", "--json"]);
+    let v: Value = serde_json::from_str(&again.stdout).unwrap();
+    assert_eq!(v["key"], key.as_str(), "the key is the same every time");
+
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    for i in 0..12 {
+        serve.result(
+            "tools/call",
+            json!({"name": "faulty__ok", "arguments": {"i": i}}),
+        );
+    }
+    serve.finish();
+
+    let conn = rusqlite::Connection::open(trail(&home)).unwrap();
+    let cps: Vec<(i64, String, Option<String>)> = conn
+        .prepare("SELECT seq, body, sig FROM checkpoints ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    let last: i64 = conn
+        .query_row("SELECT MAX(seq) FROM records", [], |r| r.get(0))
+        .unwrap();
+    drop(conn);
+    let seqs: Vec<i64> = cps.iter().map(|c| c.0).collect();
+    assert!(
+        seqs.contains(&5) && seqs.contains(&10),
+        "by count: {seqs:?}"
+    );
+    assert_eq!(*seqs.last().unwrap(), last, "at shutdown: {seqs:?}");
+    for (_, body, sig) in &cps {
+        let b: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(b["key"], key.as_str(), "{body}");
+        assert!(sig.is_some(), "{body}");
+    }
+    let status = home.run_toolgate(&["audit", "verify", "--json"]);
+    assert_eq!(status.status.code(), Some(0), "{}", status.describe());
+    let s: Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(
+        s["key"],
+        key.as_str(),
+        "verify checks against the device key"
+    );
+    assert_eq!(s["signed_checkpoints"], cps.len());
+
+    let db = copy_trail(&home, "intact-cp");
+    let (ours, theirs) = verify_with_key(&home, &db, &key);
+    assert_eq!(ours["intact"], true, "{ours:#}");
+    assert_eq!(theirs["intact"], true, "{theirs:#}");
+
+    // Truncated: the newest records cut off the end. The chain alone
+    // cannot tell; the checkpoints can.
+    let db = copy_trail(&home, "truncated");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute("DELETE FROM records WHERE seq > 7", []).unwrap();
+    drop(c);
+    let (ours, theirs) = verify_with_key(&home, &db, &key);
+    for v in [&ours, &theirs] {
+        let found = codes(v);
+        assert!(found.contains(&(10, "truncated".into())), "{v:#}");
+        assert!(!found.iter().any(|(_, c)| c == "gap"), "{v:#}");
+    }
+
+    // Rewritten: record 3 edited and every hash after it recomputed, so
+    // the chain links up again; the checkpoints' hashes no longer match.
+    let db = copy_trail(&home, "rewritten");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let rows: Vec<(i64, String, String)> = c
+        .prepare("SELECT seq, body, hash FROM records ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    let mut new_prev: Option<(String, String)> = None; // (old hash, new hash)
+    for (seq, body, hash) in rows {
+        let mut body = body;
+        if seq == 3 {
+            // Another id: still canonical, another hash.
+            let at = body.find("\"id\":\"").unwrap() + 6;
+            let flipped = if &body[at..=at] == "a" { "b" } else { "a" };
+            body.replace_range(at..=at, flipped);
+        }
+        if let Some((old, new)) = &new_prev {
+            body = body.replace(
+                &format!("\"prev\":\"{old}\""),
+                &format!("\"prev\":\"{new}\""),
+            );
+        }
+        if seq >= 3 {
+            let rehashed = sha256_hex(body.as_bytes());
+            c.execute(
+                "UPDATE records SET body = ?1, hash = ?2 WHERE seq = ?3",
+                rusqlite::params![body, rehashed, seq],
+            )
+            .unwrap();
+            new_prev = Some((hash, rehashed));
+        }
+    }
+    drop(c);
+    let (ours, theirs) = verify_with_key(&home, &db, &key);
+    for v in [&ours, &theirs] {
+        let found = codes(v);
+        assert!(found.contains(&(5, "rewritten".into())), "{v:#}");
+        assert!(
+            !found
+                .iter()
+                .any(|(_, c)| c == "edited" || c == "broken-link"),
+            "the chain itself was made to check out: {v:#}"
+        );
+    }
+
+    // A forged checkpoint: its body changed, the signature kept.
+    let db = copy_trail(&home, "forged");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute(
+        "UPDATE checkpoints SET body = replace(body, '\"reason\":\"count\"', '\"reason\":\"other\"') WHERE seq = 5",
+        [],
+    )
+    .unwrap();
+    drop(c);
+    let (ours, theirs) = verify_with_key(&home, &db, &key);
+    for v in [&ours, &theirs] {
+        assert!(codes(v).contains(&(5, "bad-signature".into())), "{v:#}");
+    }
+}
