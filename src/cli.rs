@@ -95,6 +95,9 @@ pub enum AuditCommand {
     /// This device's public key, which signs the checkpoints (made on first
     /// use, kept in the OS keychain): give it to whoever verifies.
     Key(AuditJsonArgs),
+    /// Upload every waiting record to the configured sinks now (ignoring
+    /// backoff). Exit 0 when every sink took everything.
+    Flush(AuditJsonArgs),
 }
 
 #[derive(Debug, Args)]

@@ -39,7 +39,9 @@
 //! (`tests/audit/verify.py` does exactly this, in Python). Signed
 //! checkpoints over the chain are described in [`sign`].
 
+pub mod otlp;
 pub mod sign;
+pub mod upload;
 pub mod writer;
 
 use serde::{Deserialize, Serialize};
@@ -134,7 +136,7 @@ pub(crate) fn sub_ms_micros() -> i64 {
 }
 
 /// (OS user, host name), read once.
-fn identity() -> &'static (String, String) {
+pub(crate) fn identity() -> &'static (String, String) {
     static ID: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
     ID.get_or_init(|| (crate::util::os_user(), host_name()))
 }

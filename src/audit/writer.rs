@@ -74,6 +74,7 @@ pub fn open_db(path: &Path, fsync: bool) -> Result<Connection> {
          );",
     )
     .context("could not set up the audit trail")?;
+    super::upload::init(&conn).context("could not set up the audit trail")?;
     Ok(conn)
 }
 
@@ -296,14 +297,20 @@ fn append(
     Ok(first)
 }
 
-/// The last record's `seq` and `hash`.
+/// The last record's `seq` and `hash`: the newest kept, or when every
+/// record was uploaded and deleted, the anchor (the chain goes on from it).
 fn last_record(tx: &rusqlite::Transaction<'_>) -> Result<Option<(u64, String)>, String> {
-    tx.prepare_cached("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1")
+    let kept = tx
+        .prepare_cached("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1")
         .and_then(|mut s| {
             s.query_row([], |r| Ok((r.get::<_, i64>(0)?.max(0) as u64, r.get(1)?)))
                 .optional()
         })
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    match kept {
+        Some(k) => Ok(Some(k)),
+        None => super::upload::anchor(tx).map_err(|e| e.to_string()),
+    }
 }
 
 /// Inserts a checkpoint over record `seq` (another process may have

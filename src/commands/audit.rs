@@ -28,18 +28,24 @@ fn open(paths: &Paths) -> Result<rusqlite::Connection> {
 
 pub fn run(paths: &Paths, cmd: AuditCommand) -> Result<u8> {
     let _guard = crate::logging::init(paths, false, "warn");
-    // The keychain holds the device key; reading the trail needs no config,
-    // so a broken one falls back to the default keychain.
-    if super::load_user(paths).is_err() {
-        crate::secrets::install_vault(crate::secrets::Vault::new(
-            paths.clone(),
-            Default::default(),
-        ));
-    }
+    // The keychain holds the device key and the sinks' secrets; reading the
+    // trail needs no config, so a broken one falls back to the defaults.
+    let settings = match super::load(paths) {
+        Ok(loaded) => loaded.config.audit,
+        Err(e) => {
+            tracing::warn!("{e:#}");
+            crate::secrets::install_vault(crate::secrets::Vault::new(
+                paths.clone(),
+                Default::default(),
+            ));
+            crate::config::AuditSettings::default()
+        }
+    };
     match cmd {
+        AuditCommand::Flush(a) => flush(paths, settings, a.json),
+        AuditCommand::Status(a) => status(paths, &settings, a.json),
         AuditCommand::Tail(a) => tail(paths, a.lines, a.follow, a.json),
         AuditCommand::Verify(a) => verify(paths, a.json),
-        AuditCommand::Status(a) => status(paths, a.json),
         AuditCommand::Export(a) => export(paths, a.since.as_deref()),
         AuditCommand::Key(a) => key(a.json),
     }
@@ -147,25 +153,27 @@ fn verify(paths: &Paths, as_json: bool) -> Result<u8> {
     let rows: Vec<(i64, String, String)> = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    // The chain starts at the genesis while nothing was ever removed.
-    let anchor = match rows.first() {
-        Some((1, ..)) | None => Some(crate::audit::GENESIS),
-        Some(_) => None,
-    };
+    // The chain starts at the genesis, or where uploaded records were
+    // deleted (the anchor: the last deleted record's seq and hash).
+    let anchor = crate::audit::upload::anchor(&conn)?;
+    let (start, start_hash) = anchor
+        .clone()
+        .unwrap_or((0, crate::audit::GENESIS.to_string()));
+    let linked = rows.first().is_none_or(|r| r.0 as u64 == start + 1);
     let (count, mut problems) = crate::audit::verify_rows(
         rows.iter()
             .map(|(s, b, h)| (*s as u64, b.as_str(), h.as_str())),
-        anchor,
+        linked.then_some(start_hash.as_str()),
     );
     if let Some((first, ..)) = rows.first()
-        && *first != 1
+        && *first as u64 > start + 1
     {
         problems.insert(
             0,
             crate::audit::Problem {
-                seq: 1,
+                seq: start + 1,
                 code: "gap",
-                message: format!("records 1..{} are missing", first - 1),
+                message: format!("records {}..{} are missing", start + 1, first - 1),
             },
         );
     }
@@ -189,8 +197,11 @@ fn verify(paths: &Paths, as_json: bool) -> Result<u8> {
     let cp_problems = crate::audit::verify_checkpoints(
         &checkpoints,
         |seq| hashes.get(&seq).map(|h| (*h).to_owned()),
-        rows.first().map(|r| r.0 as u64),
-        rows.last().map(|r| r.0 as u64),
+        // What was uploaded and deleted counts as there.
+        Some(rows.first().map_or(start + 1, |r| r.0 as u64)),
+        rows.last()
+            .map(|r| r.0 as u64)
+            .max(anchor.as_ref().map(|a| a.0)),
         device.as_deref(),
     );
     problems.extend(cp_problems);
@@ -204,6 +215,7 @@ fn verify(paths: &Paths, as_json: bool) -> Result<u8> {
             "checkpoints": checkpoints.len(),
             "signed_checkpoints": signed,
             "last_checkpoint": checkpoints.last().map(|c| c.0),
+            "anchor": anchor.as_ref().map(|a| json!({"seq": a.0, "hash": a.1})),
             "key": device,
             "records": count,
             "first_seq": rows.first().map(|r| r.0),
@@ -232,7 +244,51 @@ fn verify(paths: &Paths, as_json: bool) -> Result<u8> {
     Ok(if intact { exit::OK } else { exit::PROBLEM })
 }
 
-fn status(paths: &Paths, as_json: bool) -> Result<u8> {
+fn flush(paths: &Paths, settings: crate::config::AuditSettings, as_json: bool) -> Result<u8> {
+    if settings.sinks.is_empty() {
+        return Err(crate::error::UserError::new(
+            "no audit sink is configured, so there is nothing to upload to",
+        )
+        .hint("records stay on this machine; an org profile (or [audit.sinks.NAME] in config.toml) names a collector")
+        .into());
+    }
+    let mut uploader = crate::audit::upload::Uploader::new(
+        paths,
+        settings.sinks,
+        crate::secrets::vault().as_deref(),
+    )
+    .map_err(crate::error::UserError::new)?;
+    let outcomes = super::runtime()?
+        .block_on(uploader.pass(true, true))
+        .map_err(crate::error::UserError::new)?
+        .unwrap_or_default();
+    let ok = outcomes.iter().all(|o| o.error.is_none());
+    if as_json {
+        super::out(&serde_json::to_string_pretty(&json!({
+            "version": 1,
+            "ok": ok,
+            "sinks": outcomes,
+        }))?);
+    } else {
+        let mut text = String::new();
+        for o in &outcomes {
+            match &o.error {
+                None => text.push_str(&format!(
+                    "{}: sent {} record(s); the collector has everything up to record {}\n",
+                    o.sink, o.sent, o.acked_seq
+                )),
+                Some(e) => text.push_str(&format!(
+                    "{}: sent {} record(s), then: {e}\n",
+                    o.sink, o.sent
+                )),
+            }
+        }
+        super::out(text.trim_end());
+    }
+    Ok(if ok { exit::OK } else { exit::PROBLEM })
+}
+
+fn status(paths: &Paths, settings: &crate::config::AuditSettings, as_json: bool) -> Result<u8> {
     let path = trail(paths);
     let conn = open(paths)?;
     let (records, first, last): (i64, Option<i64>, Option<i64>) = conn.query_row(
@@ -255,6 +311,29 @@ fn status(paths: &Paths, as_json: bool) -> Result<u8> {
                 .map(|m| m.len())
         })
         .sum();
+    let states = crate::audit::upload::states(&conn)?;
+    let sinks: Vec<Value> = settings
+        .sinks
+        .iter()
+        .map(|(name, sink)| {
+            let st = states.iter().find(|s| &s.sink == name);
+            let acked = st.map_or(0, |s| s.acked_seq);
+            json!({
+                "name": name,
+                "type": sink.kind,
+                "url": sink.url,
+                "acked_seq": acked,
+                "waiting": (last.unwrap_or(0) as u64).saturating_sub(acked),
+                "sent": st.map_or(0, |s| s.sent),
+                "last_upload": st.and_then(|s| s.last_ok_ms).map(|ms| crate::audit::rfc3339_micros(ms * 1000)),
+                "last_error": st.and_then(|s| s.last_error.clone()),
+                "failures": st.map_or(0, |s| s.failures),
+                "next_attempt": st
+                    .filter(|s| s.next_attempt_ms > 0)
+                    .map(|s| crate::audit::rfc3339_micros(s.next_attempt_ms * 1000)),
+            })
+        })
+        .collect();
     if as_json {
         super::out(&serde_json::to_string_pretty(&json!({
             "version": 1,
@@ -265,16 +344,40 @@ fn status(paths: &Paths, as_json: bool) -> Result<u8> {
             "oldest": oldest,
             "newest": newest,
             "bytes": bytes,
+            "sinks": sinks,
         }))?);
     } else {
-        super::out(&format!(
-            "audit trail: {}\nrecords: {records} (seq {} to {})\noldest: {}\nnewest: {}\nsize: {bytes} bytes\nupload: no sink configured; records are kept on this machine",
+        let mut text = format!(
+            "audit trail: {}\nrecords: {records} (seq {} to {})\noldest: {}\nnewest: {}\nsize: {bytes} bytes\n",
             path.display(),
             first.unwrap_or(0),
             last.unwrap_or(0),
             oldest.as_deref().unwrap_or("-"),
             newest.as_deref().unwrap_or("-"),
-        ));
+        );
+        if sinks.is_empty() {
+            text.push_str("upload: no sink configured; records are kept on this machine");
+        }
+        for s in &sinks {
+            let v = |k: &str| {
+                s[k].as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| "-".into())
+            };
+            text.push_str(&format!(
+                "upload to {} ({} {}): {} waiting, last upload {}{}\n",
+                v("name"),
+                v("type"),
+                v("url"),
+                s["waiting"],
+                v("last_upload"),
+                match s["last_error"].as_str() {
+                    Some(e) => format!(", last error: {e} (next attempt {})", v("next_attempt")),
+                    None => String::new(),
+                }
+            ));
+        }
+        super::out(text.trim_end());
     }
     Ok(exit::OK)
 }

@@ -113,6 +113,9 @@ pub struct AuditSettings {
     /// A signed checkpoint this often when records were added (default
     /// "60s").
     pub checkpoint_interval: ConfigDuration,
+    /// Where records are uploaded (see [`crate::audit::upload`]). An org
+    /// profile's `[audit.sinks]` replace these.
+    pub sinks: BTreeMap<String, crate::audit::upload::SinkConfig>,
 }
 
 impl Default for AuditSettings {
@@ -122,6 +125,7 @@ impl Default for AuditSettings {
             durability: Durability::Normal,
             checkpoint_every: 1000,
             checkpoint_interval: ConfigDuration(Duration::from_secs(60)),
+            sinks: BTreeMap::new(),
         }
     }
 }

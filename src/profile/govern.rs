@@ -288,6 +288,12 @@ pub fn govern(user: &Config, state: &State) -> (Config, Governance) {
                 };
                 rules.insert(name.clone(), rule);
             }
+            if let Some(audit) = &p.audit {
+                config.audit.enabled |= audit.required;
+                if !audit.sinks.is_empty() {
+                    config.audit.sinks = audit.sinks.clone();
+                }
+            }
             let servers = config.servers.clone();
             (
                 config,

@@ -153,8 +153,21 @@ pub struct Profile {
     pub servers: BTreeMap<String, ProfileServer>,
     /// What calls may do (see [`crate::policy`]).
     pub policy: Option<crate::policy::PolicyConfig>,
-    /// Reserved for the audit issue.
-    pub audit: Option<toml::Table>,
+    /// The org's audit settings (see [`ProfileAudit`]).
+    pub audit: Option<ProfileAudit>,
+}
+
+/// `[audit]` of an org profile.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileAudit {
+    /// Every `serve` under this profile keeps the audit trail, whatever
+    /// the user's `[audit] enabled` says.
+    #[serde(default)]
+    pub required: bool,
+    /// Where records are uploaded; they replace the user's sinks.
+    #[serde(default)]
+    pub sinks: BTreeMap<String, crate::audit::upload::SinkConfig>,
 }
 
 /// Parses "a.b.c" into comparable numbers.

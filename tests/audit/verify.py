@@ -8,8 +8,9 @@ Usage: verify.py PATH/TO/audit.db [--json] [--key ed25519:HEX]
 Reads the `records` table in `seq` order and checks, for each row, that
 `body` is the RFC 8785 (JCS) form of itself, that its `seq` member is the
 row's, that SHA-256(body) is `hash`, and that its `prev` member is the
-previous row's `hash` (64 zeros before the first record). Gaps in `seq` are
-reported.
+previous row's `hash` (64 zeros before the first record, or the `anchor`
+table's `hash` where uploaded records were deleted up to its `seq`). Gaps
+in `seq` are reported.
 
 Then the `checkpoints` table (src/audit/sign.rs): each `body` is JCS, names
 an Ed25519 `key` (`--key` pins the device's) and `sig` is the base64
@@ -38,9 +39,17 @@ def verify(path: str, key: str | None) -> tuple[int, list[dict]]:
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     rows = db.execute("SELECT seq, body, hash FROM records ORDER BY seq").fetchall()
     problems: list[dict] = []
-    prev_hash: str | None = GENESIS if (not rows or rows[0][0] == 1) else None
-    if rows and rows[0][0] != 1:
-        problems.append({"seq": 1, "code": "gap", "message": f"records 1..{rows[0][0] - 1} are missing"})
+    # Uploaded records may have been deleted: the anchor holds the last
+    # deleted record's seq and hash, and the kept chain starts after it.
+    start, start_hash = 0, GENESIS
+    has_anchor = db.execute("SELECT name FROM sqlite_master WHERE name = 'anchor'").fetchone()
+    if has_anchor:
+        row = db.execute("SELECT seq, hash FROM anchor WHERE id = 1").fetchone()
+        if row:
+            start, start_hash = row
+    prev_hash: str | None = start_hash if (not rows or rows[0][0] == start + 1) else None
+    if rows and rows[0][0] > start + 1:
+        problems.append({"seq": start + 1, "code": "gap", "message": f"records {start + 1}..{rows[0][0] - 1} are missing"})
     prev_seq: int | None = None
     for seq, body, stored_hash in rows:
         if prev_seq is not None and seq != prev_seq + 1:
@@ -63,15 +72,16 @@ def verify(path: str, key: str | None) -> tuple[int, list[dict]]:
         if prev_hash is not None and record.get("prev") != prev_hash:
             problems.append({"seq": seq, "code": "broken-link", "message": f"record {seq} does not follow record {seq - 1}"})
         prev_hash = actual
-    problems += verify_checkpoints(db, {seq: h for seq, _, h in rows}, rows, key)
+    problems += verify_checkpoints(db, {seq: h for seq, _, h in rows}, rows, key, start)
     problems.sort(key=lambda p: p["seq"])
     return len(rows), problems
 
 
-def verify_checkpoints(db, hashes: dict, rows: list, key: str | None) -> list[dict]:
+def verify_checkpoints(db, hashes: dict, rows: list, key: str | None, start: int) -> list[dict]:
     problems: list[dict] = []
-    first = rows[0][0] if rows else None
-    last = rows[-1][0] if rows else None
+    # Records up to the anchor were uploaded and deleted: they count as there.
+    first = rows[0][0] if rows else start + 1
+    last = max(rows[-1][0] if rows else 0, start) or None
     checkpoints = db.execute("SELECT seq, body, sig FROM checkpoints ORDER BY seq").fetchall()
     for seq, body, sig in checkpoints:
         def bad(code: str, message: str) -> None:

@@ -3,6 +3,7 @@
 
 mod approve;
 mod audit;
+mod audit_upload;
 mod cli;
 mod faults;
 mod lifecycle;
