@@ -104,11 +104,127 @@ pub enum Encoding {
     Json,
 }
 
+/// `[audit.spool]`: how much the local trail may hold.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpoolSettings {
+    /// Most bytes of records kept (default 256 MiB).
+    pub max_bytes: u64,
+    /// Oldest record kept (default "30d").
+    pub max_age: ConfigDuration,
+    /// With a sink configured, what happens at a bound: `deny` (default:
+    /// calls are denied until the collector takes records) or
+    /// `drop-oldest` (the oldest records are deleted, and an
+    /// `audit.dropped` event records the gap). Without a sink the oldest
+    /// records are always deleted (rotation) and work never stops.
+    pub when_full: WhenFull,
+}
+
+impl Default for SpoolSettings {
+    fn default() -> Self {
+        Self {
+            max_bytes: 256 << 20,
+            max_age: ConfigDuration(Duration::from_secs(30 * 86_400)),
+            when_full: WhenFull::Deny,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum WhenFull {
+    Deny,
+    DropOldest,
+}
+
+/// What the spool check found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Spool {
+    Fine,
+    /// Calls must be denied (why).
+    Full(String),
+    /// The oldest records were deleted: (first, last) seq.
+    Dropped(u64, u64),
+}
+
+/// Keeps the trail within its bounds: rotation without a sink, or the
+/// org's choice with one.
+pub fn keep_spool(
+    conn: &Connection,
+    spool: &SpoolSettings,
+    has_sinks: bool,
+) -> Result<Spool, String> {
+    let q = |sql: &str| -> Result<i64, String> {
+        conn.query_row(sql, [], |r| r.get(0))
+            .map_err(|e| e.to_string())
+    };
+    let used = (q("PRAGMA page_count")? - q("PRAGMA freelist_count")?) * q("PRAGMA page_size")?;
+    let (count, first): (i64, Option<i64>) = conn
+        .query_row("SELECT COUNT(*), MIN(seq) FROM records", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .map_err(|e| e.to_string())?;
+    let Some(first) = first else {
+        return Ok(Spool::Fine);
+    };
+    let now = crate::policy::limits::now_ms();
+    let cutoff = now - spool.max_age.0.as_millis() as i64;
+    let cutoff_text = super::rfc3339_micros(cutoff * 1000);
+    let too_old: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM records WHERE time < ?1",
+            [&cutoff_text],
+            |r| r.get(0),
+        )
+        .map_err(|e| e.to_string())?;
+    let over = used.max(0) as u64 > spool.max_bytes;
+    if too_old == 0 && !over {
+        return Ok(Spool::Fine);
+    }
+    if has_sinks && spool.when_full == WhenFull::Deny {
+        return Ok(Spool::Full(if over {
+            format!(
+                "the audit spool holds {} of records, over its bound of {}, and the collector has not taken them",
+                human_bytes(used.max(0) as u64),
+                human_bytes(spool.max_bytes)
+            )
+        } else {
+            format!(
+                "the audit spool holds {too_old} record(s) older than {}, which the collector has not taken",
+                crate::util::format_duration(spool.max_age.0)
+            )
+        }));
+    }
+    // Records past the age bound, or enough of the oldest to get under 80%
+    // of the size bound (records are about the same size).
+    let by_size = if over {
+        let per = used / count.max(1);
+        let excess = used - (spool.max_bytes as i64 * 4 / 5);
+        (excess / per.max(1)).max(1)
+    } else {
+        0
+    };
+    let drop = too_old.max(by_size).min(count);
+    let upto = first + drop - 1;
+    delete_through(conn, upto as u64)?;
+    Ok(Spool::Dropped(first as u64, upto as u64))
+}
+
+fn human_bytes(n: u64) -> String {
+    if n >= 1 << 20 {
+        format!("{:.1} MiB", n as f64 / f64::from(1 << 20))
+    } else {
+        format!("{:.1} KiB", n as f64 / 1024.0)
+    }
+}
+
 /// First and longest wait after a failure.
 const BACKOFF_FIRST_MS: i64 = 1000;
 const BACKOFF_MAX_MS: i64 = 300_000;
-/// How often the loop looks for work.
-const TICK: Duration = Duration::from_millis(200);
+/// How often the loop looks for records to upload.
+const TICK: Duration = Duration::from_millis(500);
+/// How often the spool's bounds are checked without a sink.
+const SPOOL_TICK: Duration = Duration::from_secs(10);
 
 /// Sets up the upload tables.
 pub fn init(conn: &Connection) -> rusqlite::Result<()> {
@@ -190,6 +306,8 @@ pub struct Uploader {
     sinks: BTreeMap<String, SinkConfig>,
     /// Resolved headers per sink.
     headers: BTreeMap<String, reqwest::header::HeaderMap>,
+    /// The trail, opened on first use and kept.
+    conn: Option<Connection>,
 }
 
 impl Uploader {
@@ -209,6 +327,7 @@ impl Uploader {
             db: paths.state_dir.join("audit.db"),
             sinks,
             headers,
+            conn: None,
         })
     }
 
@@ -228,15 +347,26 @@ impl Uploader {
                 None => return Ok(None),
             }
         };
-        let conn = super::writer::open_db(&self.db, false).map_err(|e| format!("{e:#}"))?;
+        let conn = match self.conn.take() {
+            Some(c) => c,
+            None => super::writer::open_db(&self.db, false).map_err(|e| format!("{e:#}"))?,
+        };
         let mut outcomes = Vec::new();
         let names: Vec<String> = self.sinks.keys().cloned().collect();
+        let mut result = Ok(());
         for name in names {
-            outcomes.push(self.pass_sink(&conn, &name, force).await?);
+            match self.pass_sink(&conn, &name, force).await {
+                Ok(o) => outcomes.push(o),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
         }
-        prune(&conn, &self.sinks)?;
+        let result = result.and_then(|()| prune(&conn, &self.sinks));
+        self.conn = Some(conn);
         drop(lock);
-        Ok(Some(outcomes))
+        result.map(|()| Some(outcomes))
     }
 
     async fn pass_sink(
@@ -412,10 +542,7 @@ impl Uploader {
 /// Runs the uploader of `serve` on a thread of its own until the process
 /// ends: it reads the sinks' secrets, then uploads what is due every
 /// moment (when no other process is at it).
-pub fn start(paths: &Paths, sinks: BTreeMap<String, SinkConfig>) {
-    if sinks.is_empty() {
-        return;
-    }
+pub fn start(paths: &Paths, sinks: BTreeMap<String, SinkConfig>, spool: SpoolSettings) {
     let paths = paths.clone();
     let spawned = std::thread::Builder::new()
         .name("audit-upload".into())
@@ -428,29 +555,76 @@ pub fn start(paths: &Paths, sinks: BTreeMap<String, SinkConfig>) {
                 }
             };
             rt.block_on(async move {
-                let mut uploader = loop {
-                    let vault = crate::secrets::vault();
-                    match Uploader::new(&paths, sinks.clone(), vault.as_deref()) {
-                        Ok(u) => break u,
-                        Err(e) => {
-                            tracing::error!(
-                                "audit records cannot be uploaded: {e}; trying again in 30s"
-                            );
-                            note_error(&paths, &sinks, &e);
-                            tokio::time::sleep(Duration::from_secs(30)).await;
+                let has_sinks = !sinks.is_empty();
+                let mut uploader = None;
+                let mut next_setup = std::time::Instant::now();
+                let mut spool_conn = None;
+                loop {
+                    if has_sinks && uploader.is_none() && std::time::Instant::now() >= next_setup {
+                        let vault = crate::secrets::vault();
+                        match Uploader::new(&paths, sinks.clone(), vault.as_deref()) {
+                            Ok(u) => uploader = Some(u),
+                            Err(e) => {
+                                tracing::error!(
+                                    "audit records cannot be uploaded: {e}; trying again in 30s"
+                                );
+                                note_error(&paths, &sinks, &e);
+                                next_setup = std::time::Instant::now() + Duration::from_secs(30);
+                            }
                         }
                     }
-                };
-                loop {
-                    if let Err(e) = uploader.pass(false, false).await {
+                    if let Some(u) = uploader.as_mut()
+                        && let Err(e) = u.pass(false, false).await
+                    {
                         tracing::warn!("audit upload: {e}");
                     }
-                    tokio::time::sleep(TICK).await;
+                    keep(&mut spool_conn, &paths, &spool, has_sinks);
+                    tokio::time::sleep(if has_sinks { TICK } else { SPOOL_TICK }).await;
                 }
             });
         });
     if let Err(e) = spawned {
         tracing::error!("the audit uploader cannot start: {e}");
+    }
+}
+
+/// Checks the spool's bounds and acts on what it finds.
+fn keep(conn: &mut Option<Connection>, paths: &Paths, spool: &SpoolSettings, has_sinks: bool) {
+    let Some(writer) = super::writer::current() else {
+        return;
+    };
+    if conn.is_none() {
+        match super::writer::open_db(&paths.state_dir.join("audit.db"), false) {
+            Ok(c) => *conn = Some(c),
+            Err(e) => {
+                tracing::warn!("could not check the audit spool: {e:#}");
+                return;
+            }
+        }
+    }
+    let found = keep_spool(conn.as_ref().expect("opened above"), spool, has_sinks);
+    match found {
+        Ok(Spool::Fine) => writer.set_spool_full(None),
+        Ok(Spool::Full(why)) => writer.set_spool_full(Some(why)),
+        Ok(Spool::Dropped(first, last)) => {
+            writer.set_spool_full(None);
+            if has_sinks {
+                tracing::warn!(
+                    "the audit spool was full: records {first}..{last} were dropped before the collector had them"
+                );
+                let mut r = super::Record::new("event");
+                r.event = Some("audit.dropped".into());
+                r.detail = Some(
+                    serde_json::json!({"first": first, "last": last, "count": last + 1 - first}),
+                );
+                writer.submit(r);
+            } else {
+                tracing::info!(
+                    "audit rotation: records {first}..{last} were deleted (the spool's bounds)"
+                );
+            }
+        }
+        Err(e) => tracing::warn!("could not check the audit spool: {e}"),
     }
 }
 
@@ -727,6 +901,12 @@ fn prune(conn: &Connection, sinks: &BTreeMap<String, SinkConfig>) -> Result<(), 
     if upto <= done {
         return Ok(());
     }
+    delete_through(conn, upto)
+}
+
+/// Deletes records up to `upto`, moving the anchor there (in one
+/// transaction: the chain stays verifiable whatever happens).
+fn delete_through(conn: &Connection, upto: u64) -> Result<(), String> {
     let tx = conn.unchecked_transaction().map_err(|e| e.to_string())?;
     let hash: Option<String> = tx
         .query_row(

@@ -38,6 +38,9 @@ pub struct Writer {
     failing: AtomicBool,
     last_error: Mutex<Option<String>>,
     path: PathBuf,
+    /// The spool is over its bounds and the org says to deny (why).
+    spool_full: Mutex<Option<String>>,
+    spool_full_flag: AtomicBool,
     /// A checkpoint every this many records (0: none by count).
     checkpoint_every: u64,
     /// Signs checkpoints (until set: they wait).
@@ -92,6 +95,8 @@ impl Writer {
             failing: AtomicBool::new(false),
             last_error: Mutex::new(None),
             path: path.to_path_buf(),
+            spool_full: Mutex::new(None),
+            spool_full_flag: AtomicBool::new(false),
             checkpoint_every,
             signer: OnceLock::new(),
         }))
@@ -147,6 +152,8 @@ impl Writer {
             failing: AtomicBool::new(true),
             last_error: Mutex::new(Some(why)),
             path: path.to_path_buf(),
+            spool_full: Mutex::new(None),
+            spool_full_flag: AtomicBool::new(false),
             checkpoint_every: 0,
             signer: OnceLock::new(),
         })
@@ -167,6 +174,28 @@ impl Writer {
                 }
                 *self.last_error.lock().expect("audit error lock") = Some(e.clone());
             }
+        }
+    }
+
+    /// Marks the spool full (calls are denied with `why`) or not.
+    pub fn set_spool_full(&self, why: Option<String>) {
+        let was = self.spool_full_flag.swap(why.is_some(), Ordering::Relaxed);
+        match (&why, was) {
+            (Some(w), false) => {
+                tracing::error!("{w}; calls are denied until the collector takes records")
+            }
+            (None, true) => tracing::info!("the audit spool has room again"),
+            _ => {}
+        }
+        *self.spool_full.lock().expect("audit spool lock") = why;
+    }
+
+    /// Why calls are denied because the spool is full, if they are.
+    pub fn spool_full(&self) -> Option<String> {
+        if self.spool_full_flag.load(Ordering::Relaxed) {
+            self.spool_full.lock().expect("audit spool lock").clone()
+        } else {
+            None
         }
     }
 

@@ -58,7 +58,7 @@ pub fn run(paths: &Paths, args: ServeArgs) -> Result<u8> {
                 w.set_signer(signer);
                 crate::audit::writer::install(w);
                 // Records go to the org's collector in the background.
-                crate::audit::upload::start(paths, audit.sinks.clone());
+                crate::audit::upload::start(paths, audit.sinks.clone(), audit.spool.clone());
             }
             Err(e) => {
                 tracing::error!("{e:#}; calls are denied until the audit trail can be written");

@@ -116,6 +116,10 @@ pub struct AuditSettings {
     /// Where records are uploaded (see [`crate::audit::upload`]). An org
     /// profile's `[audit.sinks]` replace these.
     pub sinks: BTreeMap<String, crate::audit::upload::SinkConfig>,
+    /// How much the local trail may hold, and what happens at the bound
+    /// (see [`crate::audit::upload::SpoolSettings`]). An org profile's
+    /// `[audit.spool]` replaces it.
+    pub spool: crate::audit::upload::SpoolSettings,
 }
 
 impl Default for AuditSettings {
@@ -126,6 +130,7 @@ impl Default for AuditSettings {
             checkpoint_every: 1000,
             checkpoint_interval: ConfigDuration(Duration::from_secs(60)),
             sinks: BTreeMap::new(),
+            spool: Default::default(),
         }
     }
 }

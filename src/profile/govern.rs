@@ -293,6 +293,9 @@ pub fn govern(user: &Config, state: &State) -> (Config, Governance) {
                 if !audit.sinks.is_empty() {
                     config.audit.sinks = audit.sinks.clone();
                 }
+                if let Some(spool) = &audit.spool {
+                    config.audit.spool = spool.clone();
+                }
             }
             let servers = config.servers.clone();
             (

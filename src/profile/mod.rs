@@ -168,6 +168,8 @@ pub struct ProfileAudit {
     /// Where records are uploaded; they replace the user's sinks.
     #[serde(default)]
     pub sinks: BTreeMap<String, crate::audit::upload::SinkConfig>,
+    /// The spool's bounds; they replace the user's.
+    pub spool: Option<crate::audit::upload::SpoolSettings>,
 }
 
 /// Parses "a.b.c" into comparable numbers.

@@ -815,7 +815,7 @@ impl Front {
         // With an audit trail: its record is committed before the answer
         // goes out, so the answer comes back through here.
         let audit = match crate::audit::writer::current() {
-            Some(w) if w.failing().is_some() => return None,
+            Some(w) if w.failing().is_some() || w.spool_full().is_some() => return None,
             Some(_) => Some(CallAudit {
                 reached: true,
                 server: Some(self.manager.upstreams()[target.upstream].name.to_string()),
@@ -1346,7 +1346,21 @@ impl Front {
     ) -> Answer {
         let started = std::time::Instant::now();
         let mut audit = CallAudit::default();
-        let answer = match crate::audit::writer::current().and_then(|w| w.failing()) {
+        let writer = crate::audit::writer::current();
+        let answer = match writer.and_then(|w| w.failing()) {
+            // The org says: no calls while the collector is not taking
+            // records and the spool is at its bounds.
+            None if let Some(why) = writer.and_then(|w| w.spool_full()) => {
+                audit.reached = true;
+                audit.decision = Some("blocked");
+                audit.rules.push("builtin.audit-spool".into());
+                tool_error(
+                    "",
+                    "audit_spool_full",
+                    &format!("toolgate denies calls: {why}"),
+                    "run `toolgate audit status` to see why the collector is not taking records; calls resume once it does",
+                )
+            }
             // Fail closed: no call runs while its record cannot be kept
             // (the refusal's own record is the retry that clears this).
             Some(why) => {

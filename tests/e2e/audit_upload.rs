@@ -398,3 +398,111 @@ fn an_unreachable_sink_keeps_records_until_it_has_them() {
     assert_eq!(status["records"], 0, "{status:#}");
     assert_eq!(collector.lines().len() as u64, total, "nothing sent twice");
 }
+
+fn dead_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+fn call_text(serve: &mut Serve, i: usize) -> Value {
+    serve.result(
+        "tools/call",
+        json!({"name": "faulty__ok", "arguments": {"i": i}}),
+    )
+}
+
+#[test]
+fn without_a_sink_old_records_rotate_out_and_work_goes_on() {
+    let home = Home::new();
+    home.config(&[Server::faulty(&home.tb, &home)]);
+    let text = std::fs::read_to_string(home.config_file()).unwrap();
+    home.write_raw_config(&format!(
+        "{text}\n[audit]\nenabled = true\n\n[audit.spool]\nmax_age = \"1h\"\n"
+    ));
+    calls(&home, 5);
+    let (_, before) = json_of(&home, &["audit", "status", "--json"]);
+    let old = before["last_seq"].as_u64().unwrap();
+    home.advance_clock(2 * 3600);
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    let r = call_text(&mut serve, 0);
+    assert_ne!(r["isError"], true, "{r}");
+    wait_for("rotation", || {
+        json_of(&home, &["audit", "status", "--json"]).1["first_seq"]
+            .as_u64()
+            .is_some_and(|f| f > old)
+    });
+    serve.finish();
+    let (code, verified) = json_of(&home, &["audit", "verify", "--json"]);
+    assert_eq!(code, Some(0), "{verified:#}");
+    assert!(
+        verified["anchor"]["seq"].as_u64().unwrap() >= old,
+        "{verified:#}"
+    );
+}
+
+#[test]
+fn a_full_spool_denies_calls_where_the_org_says_so() {
+    let home = Home::new();
+    home.config(&[Server::faulty(&home.tb, &home)]);
+    let text = std::fs::read_to_string(home.config_file()).unwrap();
+    home.write_raw_config(&format!(
+        "{text}\n[audit]\nenabled = true\n\n[audit.sinks.org]\ntype = \"otlp\"\nurl = \"http://127.0.0.1:{}/v1/logs\"\n\n[audit.spool]\nmax_bytes = 1\n",
+        dead_port()
+    ));
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    let mut i = 0;
+    let mut denied = Value::Null;
+    wait_for("a denial", || {
+        i += 1;
+        let r = call_text(&mut serve, i);
+        let full = r["isError"] == true;
+        if full {
+            denied = r;
+        }
+        full
+    });
+    let text = denied["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("audit spool"), "{denied}");
+    assert!(text.contains("toolgate audit status"), "{denied}");
+    serve.finish();
+    let records: Vec<Value> = home
+        .run_toolgate(&["audit", "export"])
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        records
+            .iter()
+            .any(|r| r["decision"] == "blocked" && r["rules"] == json!(["builtin.audit-spool"])),
+        "the denial is recorded too"
+    );
+}
+
+#[test]
+fn drop_oldest_keeps_working_and_records_the_gap() {
+    let home = Home::new();
+    home.config(&[Server::faulty(&home.tb, &home)]);
+    let text = std::fs::read_to_string(home.config_file()).unwrap();
+    home.write_raw_config(&format!(
+        "{text}\n[audit]\nenabled = true\n\n[audit.sinks.org]\ntype = \"otlp\"\nurl = \"http://127.0.0.1:{}/v1/logs\"\n\n[audit.spool]\nmax_bytes = 40000\nwhen_full = \"drop-oldest\"\n",
+        dead_port()
+    ));
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    let mut i = 0;
+    wait_for("a dropped record", || {
+        i += 1;
+        let r = call_text(&mut serve, i);
+        assert_ne!(r["isError"], true, "drop-oldest never denies: {r}");
+        home.run_toolgate(&["audit", "export"])
+            .stdout
+            .contains("\"event\":\"audit.dropped\"")
+    });
+    serve.finish();
+    let (code, verified) = json_of(&home, &["audit", "verify", "--json"]);
+    assert_eq!(code, Some(0), "{verified:#}");
+    assert!(verified["anchor"].is_object(), "{verified:#}");
+}
