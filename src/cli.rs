@@ -98,6 +98,35 @@ pub enum AuditCommand {
     /// Upload every waiting record to the configured sinks now (ignoring
     /// backoff). Exit 0 when every sink took everything.
     Flush(AuditJsonArgs),
+    /// Records that match: QUERY anywhere in the record (case-insensitive),
+    /// and every filter given. Oldest first.
+    Search(AuditSearchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditSearchArgs {
+    /// Text to find anywhere in a record (a tool name, an argument value, a
+    /// rule id...); empty matches every record.
+    #[arg(default_value = "")]
+    pub query: String,
+    /// Only records newer than this (a duration such as 2h or 30m).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only this server's records.
+    #[arg(long)]
+    pub server: Option<String>,
+    /// Only this tool's records (the upstream's own name).
+    #[arg(long)]
+    pub tool: Option<String>,
+    /// Only this decision: allow, observe, deny, step-up, limited, blocked.
+    #[arg(long)]
+    pub decision: Option<String>,
+    /// At most this many (the newest of the matches).
+    #[arg(long, default_value_t = 200)]
+    pub limit: usize,
+    /// One JSON record per line.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -48,6 +48,7 @@ pub fn run(paths: &Paths, cmd: AuditCommand) -> Result<u8> {
         AuditCommand::Verify(a) => verify(paths, a.json),
         AuditCommand::Export(a) => export(paths, a.since.as_deref()),
         AuditCommand::Key(a) => key(a.json),
+        AuditCommand::Search(a) => search(paths, &a),
     }
 }
 
@@ -382,9 +383,9 @@ fn status(paths: &Paths, settings: &crate::config::AuditSettings, as_json: bool)
     Ok(exit::OK)
 }
 
-fn export(paths: &Paths, since: Option<&str>) -> Result<u8> {
-    let conn = open(paths)?;
-    let from = match since {
+/// The RFC 3339 time `since` (a duration) ago, or the dawn of time.
+fn since_time(since: Option<&str>) -> Result<String> {
+    Ok(match since {
         Some(d) => {
             let d = crate::util::parse_duration(d)
                 .map_err(|e| crate::error::UserError::new(format!("--since: {e}")))?;
@@ -392,7 +393,71 @@ fn export(paths: &Paths, since: Option<&str>) -> Result<u8> {
             crate::audit::rfc3339_micros(micros)
         }
         None => String::new(),
-    };
+    })
+}
+
+fn search(paths: &Paths, a: &crate::cli::AuditSearchArgs) -> Result<u8> {
+    const DECISIONS: [&str; 7] = [
+        "allow", "observe", "deny", "step-up", "limited", "blocked", "invalid",
+    ];
+    if let Some(d) = &a.decision
+        && !DECISIONS.contains(&d.as_str())
+    {
+        return Err(crate::error::UserError::new(format!(
+            "--decision {d} is not a decision toolgate records: use one of {}",
+            DECISIONS.join(", ")
+        ))
+        .into());
+    }
+    let conn = open(paths)?;
+    // LIKE with the query's own % and _ taken literally.
+    let pattern = format!(
+        "%{}%",
+        a.query
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    let mut stmt = conn
+        .prepare(
+            "SELECT body FROM (
+                 SELECT seq, body FROM records
+                 WHERE time >= ?1
+                   AND (?2 IS NULL OR json_extract(body, '$.server') = ?2)
+                   AND (?3 IS NULL OR json_extract(body, '$.tool') = ?3)
+                   AND (?4 IS NULL OR json_extract(body, '$.decision') = ?4)
+                   AND body LIKE ?5 ESCAPE '\\'
+                 ORDER BY seq DESC LIMIT ?6
+             ) ORDER BY seq",
+        )
+        .context("could not search the audit trail")?;
+    let rows = stmt
+        .query_map(
+            rusqlite::params![
+                since_time(a.since.as_deref())?,
+                a.server,
+                a.tool,
+                a.decision,
+                pattern,
+                a.limit as i64
+            ],
+            |r| r.get::<_, String>(0),
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut out = String::new();
+    for body in &rows {
+        out.push_str(&if a.json { body.clone() } else { line(body) });
+        out.push('\n');
+    }
+    if !out.is_empty() {
+        super::out(out.trim_end());
+    }
+    Ok(exit::OK)
+}
+
+fn export(paths: &Paths, since: Option<&str>) -> Result<u8> {
+    let conn = open(paths)?;
+    let from = since_time(since)?;
     let mut stmt = conn
         .prepare("SELECT body FROM records WHERE time >= ?1 ORDER BY seq")
         .context("could not read the audit trail")?;

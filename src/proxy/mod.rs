@@ -1357,7 +1357,7 @@ impl Front {
                 tool_error(
                     "",
                     "audit_spool_full",
-                    &format!("toolgate denies calls: {why}"),
+                    &format!("calls are denied: {why}"),
                     "run `toolgate audit status` to see why the collector is not taking records; calls resume once it does",
                 )
             }
@@ -1371,7 +1371,7 @@ impl Front {
                     "",
                     "audit_unavailable",
                     &format!(
-                        "toolgate cannot write its audit trail ({why}), so it denies calls until it can"
+                        "the audit trail cannot be written ({why}), so calls are denied until it can"
                     ),
                     "free disk space or repair toolgate's state folder; the next call tries again",
                 )
@@ -1407,7 +1407,7 @@ impl Front {
                 "",
                 "audit_unavailable",
                 &format!(
-                    "toolgate could not write the audit record of this call ({e}), so it withholds its result"
+                    "could not write the audit record of this call ({e}), so its result is withheld"
                 ),
                 "free disk space or repair toolgate's state folder, then retry",
             ),

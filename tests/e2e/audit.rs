@@ -167,6 +167,36 @@ fn every_call_is_recorded_and_tampering_is_named() {
         "{records:#?}"
     );
 
+    // Search: free text and filters.
+    let search = |args: &[&str]| -> Vec<Value> {
+        let mut all = vec!["audit", "search"];
+        all.extend_from_slice(args);
+        all.push("--json");
+        let done = home.run_toolgate(&all);
+        assert_eq!(done.status.code(), Some(0), "{}", done.describe());
+        done.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let denied = search(&["--decision", "deny"]);
+    assert_eq!(denied.len(), 1, "{denied:?}");
+    assert_eq!(denied[0]["tool"], "crash");
+    let redacted = search(&["redacted:SECRET.GITHUB"]);
+    assert_eq!(redacted.len(), 1, "case-insensitive: {redacted:?}");
+    assert_eq!(redacted[0]["decision"], "allow");
+    // The call held for approval, and its two approval events.
+    let big = search(&["--server", "faulty", "--tool", "big", "--since", "1h"]);
+    assert_eq!(big.len(), 3, "{big:?}");
+    assert_eq!(big.iter().filter(|r| r["kind"] == "call").count(), 1);
+    assert!(search(&["100%_not_there"]).is_empty());
+    assert_eq!(search(&["--tool", "ok", "--limit", "1"]).len(), 1);
+    let human = home.run_toolgate(&["audit", "search", "--decision", "step-up"]);
+    assert!(human.stdout.contains("faulty/big"), "{}", human.describe());
+    let bad = home.run_toolgate(&["audit", "search", "--decision", "maybe"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", bad.describe());
+    assert!(bad.stderr.contains("step-up"), "{}", bad.describe());
+
     // Intact, by both verifiers.
     let db = copy_trail(&home, "intact");
     let (code, ours, theirs) = verify(&home, &db);
@@ -444,4 +474,106 @@ fn signed_checkpoints_catch_truncation_rewrites_and_forgery() {
     for v in [&ours, &theirs] {
         assert!(codes(v).contains(&(5, "bad-signature".into())), "{v:#}");
     }
+}
+
+/// A tmpfs of `size` mounted on `dir` until dropped (the test bed runs as
+/// root, as CI does).
+struct TinyFs(PathBuf);
+
+impl TinyFs {
+    fn mount(dir: &Path, size: &str) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        let done = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert!(
+            done.status.success(),
+            "this test mounts a small tmpfs, which needs root: {}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+        Self(dir.to_path_buf())
+    }
+}
+
+impl Drop for TinyFs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Fills the filesystem of `dir` with one file, until it is full.
+fn fill(dir: &Path) -> PathBuf {
+    use std::io::Write;
+    let path = dir.join("filler");
+    let mut f = std::fs::File::create(&path).unwrap();
+    let chunk = vec![0u8; 4096];
+    while f.write_all(&chunk).is_ok() {}
+    let _ = f.flush();
+    path
+}
+
+#[test]
+fn a_full_disk_denies_calls_loses_no_record_and_recovers() {
+    let home = setup();
+    let state = home.path().join("state");
+    let _fs = TinyFs::mount(&state, "2m");
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    let mut answered = Vec::new();
+    let mut call = |serve: &mut Serve, i: usize| -> Value {
+        let id = json!(5000 + i);
+        serve.send(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": "faulty__ok", "arguments": {"i": i}}}));
+        let (r, _) = serve.until_response(&id);
+        let result = r["result"].clone();
+        if result["isError"] != true {
+            answered.push(id.to_string());
+        }
+        result
+    };
+    for i in 0..3 {
+        assert_ne!(call(&mut serve, i)["isError"], true);
+    }
+    let filler = fill(&state);
+    let mut denied = None;
+    for i in 3..500 {
+        let r = call(&mut serve, i);
+        if r["isError"] == true {
+            denied = Some(r);
+            break;
+        }
+    }
+    let denied = denied.expect("a call is denied once the disk is full");
+    let text = denied["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("audit"), "{denied}");
+    assert!(text.contains("full"), "names the cause: {denied}");
+    // Still full: still denied.
+    assert_eq!(call(&mut serve, 600)["isError"], true);
+    // Room again: calls go through again (the first may still be refused,
+    // its record being the retry).
+    std::fs::remove_file(&filler).unwrap();
+    let mut recovered = false;
+    for i in 700..705 {
+        if call(&mut serve, i)["isError"] != true {
+            recovered = true;
+            break;
+        }
+    }
+    assert!(recovered, "calls recover once there is room");
+    serve.finish();
+    // Every call the client got a result for has its record; nothing
+    // half-written.
+    let records = export(&home);
+    for id in &answered {
+        assert!(
+            records
+                .iter()
+                .any(|r| r["kind"] == "call" && r["correlation"].as_str() == Some(id.as_str())),
+            "call {id} was answered but has no record"
+        );
+    }
+    let done = home.run_toolgate(&["audit", "verify"]);
+    assert_eq!(done.status.code(), Some(0), "{}", done.describe());
 }

@@ -18,16 +18,16 @@ use crate::support::serve::Serve;
 use crate::support::{Home, Server, repo, run_bounded};
 
 /// The test collector, stopped on drop.
-struct Collector {
+pub(crate) struct Collector {
     child: Child,
-    url: String,
+    pub(crate) url: String,
     out: PathBuf,
     /// Outside toolgate's home (which is searched for leaked secrets).
     _dir: tempfile::TempDir,
 }
 
 impl Collector {
-    fn start(home: &Home) -> Self {
+    pub(crate) fn start(home: &Home) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("collected.ndjson");
         let mut child = Command::new(home.tb.python())
@@ -54,7 +54,7 @@ impl Collector {
         }
     }
 
-    fn lines(&self) -> Vec<Value> {
+    pub(crate) fn lines(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.out)
             .unwrap_or_default()
             .lines()
@@ -87,7 +87,7 @@ impl Drop for Collector {
 
 /// Polls `f` until it holds (at most 30 s): for effects of another
 /// process that has no way to tell us.
-fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
     while !f() {
         assert!(

@@ -1121,3 +1121,48 @@ fn org_policy_applies_and_users_can_only_tighten() {
     assert_eq!(done.status.code(), Some(1), "{}", done.describe());
     assert!(done.stderr.contains("policy"), "{}", done.describe());
 }
+
+/// The org profile turns the audit trail on for everyone under it and
+/// names the collector; the user's config says neither.
+#[test]
+fn the_org_profile_requires_the_audit_trail_and_names_its_collector() {
+    use crate::e2e::audit_upload::{Collector, wait_for};
+    let home = Home::new();
+    let org = Org::new(&home);
+    let reg = Registry::start(&home);
+    let collector = Collector::start(&home);
+    config_with_registry(&home, &reg, &[&org.public], "");
+    let audit = format!(
+        "[audit]\nrequired = true\n\n[audit.sinks.security]\ntype = \"otlp\"\nurl = \"{}/v1/logs\"\nencoding = \"json\"\nbatch_interval = \"1ms\"\n",
+        collector.url
+    );
+    let text = pinned_profile(&home, &org, 1, &audit);
+    reg.publish(&org.sign(&home, "p.toml", &text), true);
+    ok(&home.run_toolgate(&["profile", "pull"]));
+
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    let r = serve.result(
+        "tools/call",
+        json!({"name": "dyn__alpha", "arguments": {"text": "hi"}}),
+    );
+    assert_ne!(r["isError"], true, "{r}");
+    wait_for("the call's record at the collector", || {
+        collector.lines().iter().any(|l| {
+            l["event_name"] == "toolgate.audit.call"
+                && l["body"].as_str().unwrap().contains("\"tool\":\"alpha\"")
+        })
+    });
+    serve.finish();
+    let got = collector.lines();
+    let body: Value = serde_json::from_str(
+        got.iter()
+            .find(|l| l["event_name"] == "toolgate.audit.call")
+            .unwrap()["body"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(body["profile_serial"], 1, "{body}");
+    assert_eq!(body["server"], "dyn", "{body}");
+}
