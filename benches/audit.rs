@@ -108,4 +108,64 @@ async fn main() {
         percentile(&mut inline_us, 99.0)
     );
     println!("\nsustained, 256 in flight: {rate:.0} records/s");
+    verify_speed();
+}
+
+/// `toolgate audit verify` over a trail of `TOOLGATE_BENCH_VERIFY` records
+/// (default 1,000,000), written straight into a fresh database.
+fn verify_speed() {
+    let n: u64 = std::env::var("TOOLGATE_BENCH_VERIFY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let home = tempfile::tempdir().expect("a temp dir");
+    let state = home.path().join("state");
+    std::fs::create_dir_all(&state).expect("state dir");
+    let mut conn = toolgate::audit::writer::open_db(&state.join("audit.db"), false).expect("opens");
+    let t = Instant::now();
+    let mut prev = toolgate::audit::GENESIS.to_string();
+    let mut seq = 0u64;
+    while seq < n {
+        let tx = conn.transaction().expect("begins");
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO records (seq, id, time, body, hash) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .expect("prepares");
+            for _ in 0..10_000.min(n - seq) {
+                seq += 1;
+                let mut r = record(seq);
+                r.seq = seq;
+                r.prev = std::mem::take(&mut prev);
+                let (body, hash) = r.seal().expect("sealed");
+                insert
+                    .execute(rusqlite::params![seq as i64, r.id, r.time, body, hash])
+                    .expect("inserts");
+                prev = hash;
+            }
+        }
+        tx.commit().expect("commits");
+    }
+    drop(conn);
+    let wrote = t.elapsed();
+    let bin = env!("CARGO_BIN_EXE_toolgate");
+    let t = Instant::now();
+    let done = std::process::Command::new(bin)
+        .args(["audit", "verify", "--json"])
+        .env("TOOLGATE_HOME", home.path())
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .output()
+        .expect("toolgate runs");
+    let took = t.elapsed();
+    let out: serde_json::Value = serde_json::from_slice(&done.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&done.stderr)));
+    assert_eq!(out["intact"], true, "{out}");
+    assert_eq!(out["records"], n, "{out}");
+    println!(
+        "\n`toolgate audit verify` of {n} records: {:.2} s ({:.1} µs per record; writing them took {:.1} s)",
+        took.as_secs_f64(),
+        took.as_secs_f64() * 1e6 / n as f64,
+        wrote.as_secs_f64()
+    );
 }

@@ -87,7 +87,7 @@ pub enum AuditCommand {
     Tail(AuditTailArgs),
     /// Check the chain (every record's hash and link, gaps) and the signed
     /// checkpoints (signature, key, truncation). Exit 0 only when intact.
-    Verify(AuditJsonArgs),
+    Verify(AuditVerifyArgs),
     /// How many records, the oldest and newest, the size on disk.
     Status(AuditJsonArgs),
     /// Every record since a time, one JSON object per line.
@@ -101,6 +101,17 @@ pub enum AuditCommand {
     /// Records that match: QUERY anywhere in the record (case-insensitive),
     /// and every filter given. Oldest first.
     Search(AuditSearchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    /// Print JSON (a documented shape with a "version" field).
+    #[arg(long)]
+    pub json: bool,
+    /// Also check that every record is in canonical form (RFC 8785), as a
+    /// third party re-serializing records would need; slower.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Args)]

@@ -413,6 +413,7 @@ mod tests {
         let (n, problems) = super::super::verify_rows(
             rows.iter().map(|(s, b, h)| (*s, b.as_str(), h.as_str())),
             Some(GENESIS),
+            true,
         );
         assert_eq!(n, 50);
         assert!(problems.is_empty(), "{problems:?}");

@@ -45,7 +45,7 @@ pub fn run(paths: &Paths, cmd: AuditCommand) -> Result<u8> {
         AuditCommand::Flush(a) => flush(paths, settings, a.json),
         AuditCommand::Status(a) => status(paths, &settings, a.json),
         AuditCommand::Tail(a) => tail(paths, a.lines, a.follow, a.json),
-        AuditCommand::Verify(a) => verify(paths, a.json),
+        AuditCommand::Verify(a) => verify(paths, a.json, a.strict),
         AuditCommand::Export(a) => export(paths, a.since.as_deref()),
         AuditCommand::Key(a) => key(a.json),
         AuditCommand::Search(a) => search(paths, &a),
@@ -148,26 +148,58 @@ fn tail(paths: &Paths, n: usize, follow: bool, as_json: bool) -> Result<u8> {
     }
 }
 
-fn verify(paths: &Paths, as_json: bool) -> Result<u8> {
+fn verify(paths: &Paths, as_json: bool, strict: bool) -> Result<u8> {
     let conn = open(paths)?;
-    let mut stmt = conn.prepare("SELECT seq, body, hash FROM records ORDER BY seq")?;
-    let rows: Vec<(i64, String, String)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+    let (first, last): (Option<i64>, Option<i64>) =
+        conn.query_row("SELECT MIN(seq), MAX(seq) FROM records", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
     // The chain starts at the genesis, or where uploaded records were
     // deleted (the anchor: the last deleted record's seq and hash).
     let anchor = crate::audit::upload::anchor(&conn)?;
     let (start, start_hash) = anchor
         .clone()
         .unwrap_or((0, crate::audit::GENESIS.to_string()));
-    let linked = rows.first().is_none_or(|r| r.0 as u64 == start + 1);
-    let (count, mut problems) = crate::audit::verify_rows(
-        rows.iter()
-            .map(|(s, b, h)| (*s as u64, b.as_str(), h.as_str())),
-        linked.then_some(start_hash.as_str()),
-    );
-    if let Some((first, ..)) = rows.first()
-        && *first as u64 > start + 1
+    let linked = first.is_none_or(|f| f as u64 == start + 1);
+    // The signed checkpoints, and the hashes of the records they name.
+    let mut stmt = conn.prepare("SELECT seq, body, sig FROM checkpoints ORDER BY seq")?;
+    let checkpoints: Vec<(u64, String, Option<String>)> = stmt
+        .query_map([], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let wanted: std::collections::HashSet<u64> = checkpoints.iter().map(|c| c.0).collect();
+    let mut hashes: std::collections::HashMap<u64, String> = std::collections::HashMap::new();
+    // The records, streamed in order (a million fit in no memory budget).
+    let mut stmt = conn.prepare("SELECT seq, body, hash FROM records ORDER BY seq")?;
+    let mut failed = None;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)? as u64,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?
+        .map_while(|row| match row {
+            Ok(row) => Some(row),
+            Err(e) => {
+                failed = Some(e);
+                None
+            }
+        })
+        .inspect(|(seq, _, hash)| {
+            if wanted.contains(seq) {
+                hashes.insert(*seq, hash.clone());
+            }
+        });
+    let (count, mut problems) =
+        crate::audit::verify_rows(rows, linked.then_some(start_hash.as_str()), strict);
+    if let Some(e) = failed {
+        return Err(anyhow::Error::new(e).context("could not read the audit trail"));
+    }
+    if let Some(first) = first
+        && first as u64 > start + 1
     {
         problems.insert(
             0,
@@ -178,17 +210,6 @@ fn verify(paths: &Paths, as_json: bool) -> Result<u8> {
             },
         );
     }
-    // The signed checkpoints.
-    let mut stmt = conn.prepare("SELECT seq, body, sig FROM checkpoints ORDER BY seq")?;
-    let checkpoints: Vec<(u64, String, Option<String>)> = stmt
-        .query_map([], |r| {
-            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    let hashes: std::collections::HashMap<u64, &str> = rows
-        .iter()
-        .map(|(s, _, h)| (*s as u64, h.as_str()))
-        .collect();
     // The keychain's device key, where it can be read (never made here).
     let device = crate::secrets::vault().and_then(|v| {
         let kc = v.keychain().ok()?;
@@ -197,12 +218,10 @@ fn verify(paths: &Paths, as_json: bool) -> Result<u8> {
     });
     let cp_problems = crate::audit::verify_checkpoints(
         &checkpoints,
-        |seq| hashes.get(&seq).map(|h| (*h).to_owned()),
+        |seq| hashes.get(&seq).cloned(),
         // What was uploaded and deleted counts as there.
-        Some(rows.first().map_or(start + 1, |r| r.0 as u64)),
-        rows.last()
-            .map(|r| r.0 as u64)
-            .max(anchor.as_ref().map(|a| a.0)),
+        Some(first.map_or(start + 1, |f| f as u64)),
+        last.map(|l| l as u64).max(anchor.as_ref().map(|a| a.0)),
         device.as_deref(),
     );
     problems.extend(cp_problems);
@@ -219,8 +238,8 @@ fn verify(paths: &Paths, as_json: bool) -> Result<u8> {
             "anchor": anchor.as_ref().map(|a| json!({"seq": a.0, "hash": a.1})),
             "key": device,
             "records": count,
-            "first_seq": rows.first().map(|r| r.0),
-            "last_seq": rows.last().map(|r| r.0),
+            "first_seq": first,
+            "last_seq": last,
             "problems": problems,
         }))?);
     } else if intact {
