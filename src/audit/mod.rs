@@ -20,11 +20,13 @@
 //! as text), `user` (OS user), `host`, `agent` (`{name, version}` from
 //! `initialize`), `profile_serial`, `server` (as named in the profile),
 //! `tool` (the upstream's own name), `exposed` (the name the agent called),
-//! `pin` (`sha256:...` of the tool definition), `arguments` (after
+//! `pin` (the org profile's pin of the tool definition, null where no
+//! profile pins it), `arguments` (after
 //! redaction), `decision` (`allow`, `observe`, `deny`, `step-up`,
 //! `limited`, `blocked`, `invalid`), `rules` (the rules behind it),
 //! `approval` (`{outcome, by, channel, waited_ms, reason}`), `outcome`
-//! (`{error, error_text, result_bytes}`), `latency_us`,
+//! (`{error, error_text, result_bytes, result}`; `result` is the redacted
+//! result where `[audit] results = "redacted"`, else null), `latency_us`,
 //! `upstream_latency_us`, `detail` (an event's own fields), and `prev`.
 //!
 //! # The chain
@@ -69,6 +71,21 @@ pub struct CallOutcome {
     pub error: bool,
     pub error_text: Option<String>,
     pub result_bytes: u64,
+    /// The tool's result after redaction, where `[audit] results =
+    /// "redacted"`; else null.
+    pub result: Option<Value>,
+}
+
+static KEEP_RESULTS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether records keep the (redacted) results of calls.
+pub fn keep_results() -> bool {
+    KEEP_RESULTS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Sets what records keep of results (`serve`, from the settings in force).
+pub fn set_keep_results(keep: bool) {
+    KEEP_RESULTS.store(keep, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// One audit record (see the module documentation for each member).

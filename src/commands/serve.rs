@@ -59,6 +59,9 @@ pub fn run(paths: &Paths, args: ServeArgs) -> Result<u8> {
                 crate::audit::writer::install(w);
                 // Records go to the org's collector in the background.
                 crate::audit::upload::start(paths, audit.sinks.clone(), audit.spool.clone());
+                crate::audit::set_keep_results(
+                    audit.results == crate::config::AuditResults::Redacted,
+                );
             }
             Err(e) => {
                 tracing::error!("{e:#}; calls are denied until the audit trail can be written");

@@ -120,6 +120,19 @@ pub struct AuditSettings {
     /// (see [`crate::audit::upload::SpoolSettings`]). An org profile's
     /// `[audit.spool]` replaces it.
     pub spool: crate::audit::upload::SpoolSettings,
+    /// What a call's record keeps of its result: `"omit"` (default: only
+    /// its size) or `"redacted"` (the result, after redaction of secrets
+    /// and personal data). An org profile's setting replaces it.
+    pub results: AuditResults,
+}
+
+/// `[audit] results`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditResults {
+    #[default]
+    Omit,
+    Redacted,
 }
 
 impl Default for AuditSettings {
@@ -131,6 +144,7 @@ impl Default for AuditSettings {
             checkpoint_interval: ConfigDuration(Duration::from_secs(60)),
             sinks: BTreeMap::new(),
             spool: Default::default(),
+            results: AuditResults::Omit,
         }
     }
 }

@@ -163,6 +163,14 @@ impl Governance {
         }
     }
 
+    /// The profile's pin of a tool, where it pins one.
+    pub fn pin_of(&self, server: &str, tool: &str) -> Option<String> {
+        match self.rules.get(server) {
+            Some(Rule::Pinned { tools, .. }) => tools.get(tool).map(|t| t.pin.clone()),
+            _ => None,
+        }
+    }
+
     /// Whether this exact definition text is the one the profile pinned.
     pub fn pinned_exactly(&self, server: &str, tool: &str, raw: &str) -> bool {
         matches!(self.rules.get(server), Some(Rule::Pinned { tools, .. })
@@ -295,6 +303,9 @@ pub fn govern(user: &Config, state: &State) -> (Config, Governance) {
                 }
                 if let Some(spool) = &audit.spool {
                     config.audit.spool = spool.clone();
+                }
+                if let Some(results) = audit.results {
+                    config.audit.results = results;
                 }
             }
             let servers = config.servers.clone();

@@ -170,6 +170,8 @@ pub struct ProfileAudit {
     pub sinks: BTreeMap<String, crate::audit::upload::SinkConfig>,
     /// The spool's bounds; they replace the user's.
     pub spool: Option<crate::audit::upload::SpoolSettings>,
+    /// What records keep of results; replaces the user's.
+    pub results: Option<crate::config::AuditResults>,
 }
 
 /// Parses "a.b.c" into comparable numbers.

@@ -2324,6 +2324,9 @@ impl CallAudit {
         r.server = self.server;
         r.tool = self.tool;
         r.exposed = self.exposed;
+        if let (Some(server), Some(tool)) = (&r.server, &r.tool) {
+            r.pin = crate::profile::govern::current().pin_of(server, tool);
+        }
         r.decision = self.decision.map(str::to_owned);
         r.rules = self.rules;
         r.approval = self.approval;
@@ -2343,6 +2346,15 @@ impl CallAudit {
                         })
                         .flatten(),
                     result_bytes: raw.len() as u64,
+                    result: crate::audit::keep_results().then(|| {
+                        let mut v: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
+                        crate::approve::redact_for_display(
+                            &mut v,
+                            r.server.as_deref().unwrap_or(""),
+                            r.tool.as_deref().unwrap_or(""),
+                        );
+                        v
+                    }),
                 }
             }
             Answer::UpstreamError(e) => crate::audit::CallOutcome {
@@ -2351,16 +2363,19 @@ impl CallAudit {
                     .ok()
                     .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned)),
                 result_bytes: e.get().len() as u64,
+                result: None,
             },
             Answer::Error(e) => crate::audit::CallOutcome {
                 error: true,
                 error_text: Some(e.message.clone()),
                 result_bytes: 0,
+                result: None,
             },
             Answer::Nothing => crate::audit::CallOutcome {
                 error: true,
                 error_text: Some("cancelled by the IDE".into()),
                 result_bytes: 0,
+                result: None,
             },
         });
         r.latency_us = Some(started.elapsed().as_micros() as u64);

@@ -577,3 +577,36 @@ fn a_full_disk_denies_calls_loses_no_record_and_recovers() {
     let done = home.run_toolgate(&["audit", "verify"]);
     assert_eq!(done.status.code(), Some(0), "{}", done.describe());
 }
+
+#[test]
+fn concurrent_serves_share_one_intact_chain() {
+    let home = setup();
+    std::thread::scope(|s| {
+        for _ in 0..3 {
+            s.spawn(|| {
+                let mut serve = Serve::start(&home);
+                serve.initialize();
+                for i in 0..20 {
+                    let r = serve.result(
+                        "tools/call",
+                        json!({"name": "faulty__ok", "arguments": {"i": i}}),
+                    );
+                    assert_ne!(r["isError"], true, "{r}");
+                }
+                serve.finish();
+            });
+        }
+    });
+    let records = export(&home);
+    let calls: Vec<&Value> = records.iter().filter(|r| r["kind"] == "call").collect();
+    assert_eq!(calls.len(), 60, "{records:#?}");
+    let sessions: std::collections::BTreeSet<&str> = calls
+        .iter()
+        .map(|r| r["session"].as_str().unwrap())
+        .collect();
+    assert_eq!(sessions.len(), 3, "three processes wrote");
+    let seqs: Vec<u64> = records.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=records.len() as u64).collect::<Vec<_>>());
+    let done = home.run_toolgate(&["audit", "verify", "--strict"]);
+    assert_eq!(done.status.code(), Some(0), "{}", done.describe());
+}

@@ -1133,7 +1133,7 @@ fn the_org_profile_requires_the_audit_trail_and_names_its_collector() {
     let collector = Collector::start(&home);
     config_with_registry(&home, &reg, &[&org.public], "");
     let audit = format!(
-        "[audit]\nrequired = true\n\n[audit.sinks.security]\ntype = \"otlp\"\nurl = \"{}/v1/logs\"\nencoding = \"json\"\nbatch_interval = \"1ms\"\n",
+        "[audit]\nrequired = true\nresults = \"redacted\"\n\n[audit.sinks.security]\ntype = \"otlp\"\nurl = \"{}/v1/logs\"\nencoding = \"json\"\nbatch_interval = \"1ms\"\n",
         collector.url
     );
     let text = pinned_profile(&home, &org, 1, &audit);
@@ -1165,4 +1165,10 @@ fn the_org_profile_requires_the_audit_trail_and_names_its_collector() {
     .unwrap();
     assert_eq!(body["profile_serial"], 1, "{body}");
     assert_eq!(body["server"], "dyn", "{body}");
+    // The pin the profile approved, and the (redacted) result it asks for.
+    assert!(
+        body["pin"].as_str().unwrap().starts_with("sha256:"),
+        "{body}"
+    );
+    assert!(body["outcome"]["result"]["content"].is_array(), "{body}");
 }
