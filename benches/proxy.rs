@@ -93,6 +93,9 @@ struct Opts {
     /// Run toolgate with a realistic policy: 100 rules, guardrails in both
     /// directions, rate limits on.
     realistic_policy: bool,
+    /// The via path keeps the audit trail, and the control is toolgate
+    /// without it (audit on vs off in one run).
+    audit: bool,
     /// Exit 1 when a target is missed.
     strict: bool,
     /// Scenarios to run (calls, startup, rss); all when empty.
@@ -123,6 +126,9 @@ usage: cargo bench --bench proxy -- [options]
                       conditions), argument constraints on echo, guardrails in both
                       directions, two rate limits (never reached); its targets
                       are p50 ratio <= 1.3 and p99 ratio <= 2
+  --audit             the via path keeps the audit trail ([audit] enabled), and the
+                      control path is toolgate without it: the noise table then
+                      reads audit off vs direct, and the report adds audit on vs off
   --only LIST         run only these scenarios, comma-separated: calls,startup,rss
   --strict            exit with status 1 when a target is missed
   -h, --help          this help
@@ -150,6 +156,7 @@ impl Opts {
             rss_upstreams: 10,
             direct_only: false,
             realistic_policy: false,
+            audit: false,
             strict: false,
             only: Vec::new(),
             quick,
@@ -179,6 +186,7 @@ impl Opts {
                 "--rss-upstreams" => o.rss_upstreams = num("--rss-upstreams")?,
                 "--direct-only" => o.direct_only = true,
                 "--realistic-policy" => o.realistic_policy = true,
+                "--audit" => o.audit = true,
                 "--strict" => o.strict = true,
                 "--only" => {
                     let v = it.next().context("--only needs a list")?;
@@ -917,6 +925,11 @@ async fn calls_session(
             config.push_str(&realistic_policy());
             fs::write(home.join("config.toml"), config)?;
         }
+        if o.audit {
+            let mut config = fs::read_to_string(home.join("config.toml"))?;
+            config.push_str("\n[audit]\nenabled = true\n");
+            fs::write(home.join("config.toml"), config)?;
+        }
         let via = env
             .connect(PATH_LABELS[VIA], Target::Via { home: &home }, "calls-via")
             .await?;
@@ -930,11 +943,19 @@ async fn calls_session(
         conns.push((VIA, via));
     }
 
+    let control_home = if o.audit {
+        Some(env.home("calls-off", &["everything"], Some(""))?)
+    } else {
+        None
+    };
     let control = env
         .connect(
             PATH_LABELS[CONTROL],
-            Target::Direct {
-                everything: &everything,
+            match &control_home {
+                Some(home) => Target::Via { home },
+                None => Target::Direct {
+                    everything: &everything,
+                },
             },
             "calls-control",
         )
@@ -1315,6 +1336,11 @@ fn print_report(o: &Opts, m: &Machine, everything: &Path, rows: &[Row], r: &Resu
     if o.direct_only {
         println!("- **direct only**: toolgate not measured");
     }
+    if o.audit {
+        println!(
+            "- **audit on** the via path; the control (noise table) is toolgate with audit off"
+        );
+    }
     if o.realistic_policy {
         println!(
             "- **realistic policy** on the via path: 100 rules, argument constraints, \
@@ -1339,6 +1365,32 @@ fn print_report(o: &Opts, m: &Machine, everything: &Path, rows: &[Row], r: &Resu
             row.target,
             met
         );
+    }
+    if o.audit {
+        // Audit on (via) against audit off (the control): what it adds.
+        let on = nonempty(&r.latency_ms[VIA]).map(sorted);
+        let off = nonempty(&r.latency_ms[CONTROL]).map(sorted);
+        if let (Some(on), Some(off)) = (on, off) {
+            println!();
+            println!("Audit on vs off (both through toolgate, same calls, one run):");
+            println!();
+            println!("| percentile | audit off, ms | audit on, ms | added, µs |");
+            println!("|---|---:|---:|---:|");
+            for p in [50.0, 90.0, 99.0] {
+                let (a, b) = (percentile(&off, p), percentile(&on, p));
+                println!("| p{p:.0} | {a:.3} | {b:.3} | {:.1} |", (b - a) * 1000.0);
+            }
+            let t_on = nonempty_rounds(&r.throughput_rounds[VIA]).map(Results::throughput);
+            let t_off = nonempty_rounds(&r.throughput_rounds[CONTROL]).map(Results::throughput);
+            if let (Some(a), Some(b)) = (t_off, t_on) {
+                println!(
+                    "\nthroughput, {} in flight: audit off {a:.0} calls/s, on {b:.0} ({:.2}×)",
+                    o.inflight,
+                    b / a
+                );
+            }
+        }
+        return;
     }
     let noise = noise_rows(r);
     if noise.iter().any(|row| row.ratio.is_some()) {

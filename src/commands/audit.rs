@@ -22,8 +22,12 @@ fn trail(paths: &Paths) -> std::path::PathBuf {
     paths.state_dir.join("audit.db")
 }
 
+/// Opens the trail, first taking in the journals of `serve` processes that
+/// died (the records of calls they answered).
 fn open(paths: &Paths) -> Result<rusqlite::Connection> {
-    crate::audit::writer::open_db(&trail(paths), false)
+    let mut conn = crate::audit::writer::open_db(&trail(paths), false)?;
+    crate::audit::writer::recover(&mut conn, &trail(paths))?;
+    Ok(conn)
 }
 
 pub fn run(paths: &Paths, cmd: AuditCommand) -> Result<u8> {

@@ -130,11 +130,13 @@ pub fn run(paths: &Paths, args: ServeArgs) -> Result<u8> {
     });
     // Held calls go with the process.
     broker.close();
-    // The chain as it stands at exit gets a signed checkpoint.
-    if let Some(w) = crate::audit::writer::current()
-        && let Err(e) = w.checkpoint("shutdown")
-    {
-        tracing::warn!("could not write the audit checkpoint at exit: {e}");
+    // Every record into the database, and the chain as it stands at exit
+    // gets a signed checkpoint.
+    if let Some(w) = crate::audit::writer::current() {
+        w.close(std::time::Duration::from_secs(10));
+        if let Err(e) = w.checkpoint("shutdown") {
+            tracing::warn!("could not write the audit checkpoint at exit: {e}");
+        }
     }
     served?;
     Ok(exit::OK)
