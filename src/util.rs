@@ -206,6 +206,18 @@ fn exe_pages(give_back: bool) {
     }
 }
 
+/// Lowers the calling thread's CPU priority (nice 19), for background work
+/// that must not slow calls: the audit writer and uploader. It still runs
+/// whenever a core is free.
+pub fn background_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid has no preconditions; setpriority on our own thread id.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 19);
+    }
+}
+
 /// A cross-process lock (`flock` on `run/locks/NAME.lock`), held until
 /// dropped.
 pub struct FileLock {

@@ -12,7 +12,8 @@
 //! # The record (schema version 1)
 //!
 //! A JSON object with every one of these members (`null` where it does not
-//! apply): `v` (1), `id` (32 hex digits, unique), `seq` (1, 2, 3... across
+//! apply): `v` (1), `id` (32 hex digits, unique: 64 random bits per process
+//! and a count), `seq` (1, 2, 3... across
 //! the device), `time` (RFC 3339 UTC with microseconds), `kind` (`call` or
 //! `event`), `event` (for events: `profile.applied`, `server.blocked`,
 //! `tool.drifted`, `tool.quarantined`, `approval.decided`, ...), `session`
@@ -121,11 +122,9 @@ pub struct Record {
 impl Record {
     /// A record of this process's making: id, time, user and host filled.
     pub fn new(kind: &str) -> Self {
-        let mut bytes = [0u8; 16];
-        getrandom::fill(&mut bytes).expect("the OS random source works");
         Self {
             v: SCHEMA_VERSION,
-            id: crate::util::hex(&bytes),
+            id: next_id(),
             time: rfc3339_micros(crate::policy::limits::now_ms() * 1000 + sub_ms_micros()),
             kind: kind.to_owned(),
             user: identity().0.clone(),
@@ -141,6 +140,24 @@ impl Record {
         let hash = crate::util::sha256_hex(body.as_bytes());
         Ok((body, hash))
     }
+}
+
+/// A record id: 32 hex digits, unique across processes and devices (64
+/// random bits drawn once per process, then a 64-bit count), without a
+/// system call per record.
+fn next_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PREFIX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(|| {
+        let mut b = [0u8; 8];
+        getrandom::fill(&mut b).expect("the OS random source works");
+        u64::from_le_bytes(b)
+    });
+    format!(
+        "{prefix:016x}{:016x}",
+        COUNT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// The microseconds within the current millisecond (the test clock moves

@@ -547,6 +547,7 @@ pub fn start(paths: &Paths, sinks: BTreeMap<String, SinkConfig>, spool: SpoolSet
     let spawned = std::thread::Builder::new()
         .name("audit-upload".into())
         .spawn(move || {
+            crate::util::background_priority();
             let rt = match crate::commands::runtime() {
                 Ok(rt) => rt,
                 Err(e) => {

@@ -280,6 +280,15 @@ impl Writer {
         result
     }
 
+    /// [`Writer::commit`] without waiting (it never waits anyway): for the
+    /// upstream's reader, which commits a record just before it writes the
+    /// call's answer.
+    pub fn commit_now(&self, record: Record) -> Result<(), String> {
+        let result = self.append(record);
+        self.note(&result);
+        result
+    }
+
     /// Appends a governance event (its failure is logged, not returned).
     pub fn submit(&self, record: Record) {
         let result = self.append(record);
@@ -374,6 +383,7 @@ fn lock_exclusive(file: &std::fs::File) -> std::io::Result<()> {
 /// Chains what waits in the journal into the database, batch by batch,
 /// until the writer is gone.
 fn ingest_loop(weak: &std::sync::Weak<Writer>) {
+    crate::util::background_priority();
     let mut backoff = Duration::from_millis(10);
     loop {
         let Some(w) = weak.upgrade() else { return };

@@ -108,6 +108,8 @@ enum Answer {
     Error(RpcError),
     /// Cancelled by the IDE: no answer is sent.
     Nothing,
+    /// The upstream's reader already wrote the answer (the direct path).
+    Delivered,
 }
 
 /// One IDE connection.
@@ -355,7 +357,7 @@ impl Front {
             Answer::Result(result) => jsonrpc::response(id, &result),
             Answer::UpstreamError(error) => jsonrpc::error_raw(Some(id), error.get()),
             Answer::Error(e) => jsonrpc::error(Some(id), e.code, &e.message, e.data.as_ref()),
-            Answer::Nothing => return,
+            Answer::Nothing | Answer::Delivered => return,
         };
         self.send(&line).await;
         crate::wire::spin::answered();
@@ -830,8 +832,33 @@ impl Front {
         let call_started = std::time::Instant::now();
         jsonrpc::set_member(&mut members, "name", jsonrpc::raw(&target.original));
         let timeout = self.manager.upstreams()[target.upstream].config.timeout();
+        // With an audit trail, the upstream's reader commits the record just
+        // before it writes the answer; a call that ends otherwise (timeout,
+        // cancel, a closed upstream) is recorded by its task. Whoever takes
+        // the record first writes it.
+        let audit = audit.map(|a| Arc::new(Mutex::new(Some(a))));
+        let before = audit.clone().map(|shared| {
+            let id = id.to_owned();
+            Box::new(move |outcome: Result<&RawValue, &RawValue>| {
+                let mut audit = shared.lock().expect("audit lock").take()?;
+                audit.upstream_latency = Some(call_started.elapsed());
+                let answer = match outcome {
+                    Ok(r) => Answer::Result(r.get().to_owned()),
+                    Err(e) => Answer::UpstreamError(e.to_owned()),
+                };
+                let record = audit.into_record(&id, &answer, call_started);
+                let writer = crate::audit::writer::current()?;
+                match writer.commit_now(record) {
+                    Ok(()) => None,
+                    Err(e) => match audit_withheld(&e) {
+                        Answer::Result(text) => Some(text),
+                        _ => None,
+                    },
+                }
+            }) as crate::upstream::conn::BeforeAnswer
+        });
         let started = self
-            .start_call(id, &live.conn, members, timeout, audit.is_none())
+            .start_call_with(id, &live.conn, members, timeout, true, before)
             .await;
         let id_owned = id.to_owned();
         self.spawn_request(id, move |front, cancelled| async move {
@@ -839,7 +866,8 @@ impl Front {
                 .finish_call(&target, started, live.conn.clone(), cancelled)
                 .await;
             front.record_activity(&target, &answer);
-            match audit {
+            let untaken = audit.and_then(|a| a.lock().expect("audit lock").take());
+            match untaken {
                 Some(mut audit) => {
                     audit.upstream_latency = Some(call_started.elapsed());
                     front.audited(&id_owned, audit, answer, call_started).await
@@ -944,9 +972,24 @@ impl Front {
         &self,
         id: &RawValue,
         conn: &crate::upstream::Connection,
+        members: Vec<(String, Box<RawValue>)>,
+        timeout: Duration,
+        direct: bool,
+    ) -> Result<crate::upstream::conn::Waiting, CallError> {
+        self.start_call_with(id, conn, members, timeout, direct, None)
+            .await
+    }
+
+    /// [`Front::start_call`], with a step run on the answer before the
+    /// upstream's reader writes it (direct only).
+    async fn start_call_with(
+        &self,
+        id: &RawValue,
+        conn: &crate::upstream::Connection,
         mut members: Vec<(String, Box<RawValue>)>,
         timeout: Duration,
         direct: bool,
+        before: Option<crate::upstream::conn::BeforeAnswer>,
     ) -> Result<crate::upstream::conn::Waiting, CallError> {
         let progress = progress_route(&members, &self.out);
         let has_progress = progress.is_some();
@@ -955,6 +998,7 @@ impl Front {
         let direct = direct.then(|| crate::upstream::conn::DirectReply {
             id: id.to_owned(),
             sink: self.out.clone(),
+            before,
         });
         conn.start(
             "tools/call",
@@ -976,6 +1020,7 @@ impl Front {
         if let Some(b) = crate::approve::broker::current() {
             let outcome = match answer {
                 Answer::Nothing => "cancelled",
+                Answer::Delivered => "allowed",
                 _ => "allowed",
             };
             let server = &self.manager.upstreams()[target.upstream].name;
@@ -1313,7 +1358,8 @@ impl Front {
         };
         match reply {
             Ok(result) => Answer::Result(result.get().to_owned()),
-            Err(CallError::Delivered | CallError::Cancelled) => Answer::Nothing,
+            Err(CallError::Delivered) => Answer::Delivered,
+            Err(CallError::Cancelled) => Answer::Nothing,
             Err(CallError::Rpc(error)) => Answer::UpstreamError(error),
             Err(e @ CallError::Timeout(_)) => tool_error(
                 &up.name,
@@ -1403,14 +1449,7 @@ impl Front {
         let others = self.inflight.lock().expect("inflight lock").len() > 1;
         match writer.commit(record, others).await {
             Ok(_) => answer,
-            Err(e) => tool_error(
-                "",
-                "audit_unavailable",
-                &format!(
-                    "could not write the audit record of this call ({e}), so its result is withheld"
-                ),
-                "free disk space or repair toolgate's state folder, then retry",
-            ),
+            Err(e) => audit_withheld(&e),
         }
     }
 
@@ -2371,6 +2410,8 @@ impl CallAudit {
                 result_bytes: 0,
                 result: None,
             },
+            // Recorded by the upstream's reader; not reached.
+            Answer::Delivered => crate::audit::CallOutcome::default(),
             Answer::Nothing => crate::audit::CallOutcome {
                 error: true,
                 error_text: Some("cancelled by the IDE".into()),
@@ -2409,6 +2450,18 @@ fn policy_refusal(server: &str, kind: &str, message: &str, hint: &str, detail: V
             } },
         })
         .to_string(),
+    )
+}
+
+/// The answer of a call whose audit record could not be written.
+fn audit_withheld(why: &str) -> Answer {
+    tool_error(
+        "",
+        "audit_unavailable",
+        &format!(
+            "could not write the audit record of this call ({why}), so its result is withheld"
+        ),
+        "free disk space or repair toolgate's state folder, then retry",
     )
 }
 

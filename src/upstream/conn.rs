@@ -60,7 +60,13 @@ struct Pending {
 pub struct DirectReply {
     pub id: Box<RawValue>,
     pub sink: Arc<Outbound>,
+    /// Runs on the upstream's answer before it is written (the call's
+    /// audit record); a result it returns is sent instead.
+    pub before: Option<BeforeAnswer>,
 }
+
+/// See [`DirectReply::before`].
+pub type BeforeAnswer = Box<dyn FnOnce(Result<&RawValue, &RawValue>) -> Option<String> + Send>;
 
 /// A request that was sent and is being waited for.
 pub struct Waiting {
@@ -421,10 +427,12 @@ impl Connection {
         };
         // A late answer to an abandoned request finds nothing: dropped.
         let Some(p) = self.forget(id) else { return };
-        if let Some(direct) = p.direct {
-            let line = match outcome {
-                Ok(result) => jsonrpc::response(&direct.id, result.get()),
-                Err(error) => jsonrpc::error_raw(Some(&direct.id), error.get()),
+        if let Some(mut direct) = p.direct {
+            let instead = direct.before.take().and_then(|before| before(outcome));
+            let line = match (instead, outcome) {
+                (Some(result), _) => jsonrpc::response(&direct.id, &result),
+                (None, Ok(result)) => jsonrpc::response(&direct.id, result.get()),
+                (None, Err(error)) => jsonrpc::error_raw(Some(&direct.id), error.get()),
             };
             let _ = direct.sink.send(&line).await;
             crate::wire::spin::answered();
