@@ -15,8 +15,9 @@
 //! apply): `v` (1), `id` (32 hex digits, unique: 64 random bits per process
 //! and a count), `seq` (1, 2, 3... across
 //! the device), `time` (RFC 3339 UTC with microseconds), `kind` (`call` or
-//! `event`), `event` (for events: `profile.applied`, `server.blocked`,
-//! `tool.drifted`, `tool.quarantined`, `approval.decided`, ...), `session`
+//! `event`), `event` (for events: `profile.applied`, `profile.rejected`,
+//! `login`, `logout`, `server.blocked`, `tool.drifted`, `tool.quarantined`,
+//! `approval.decided`, `audit.dropped`, ...), `session`
 //! (the `serve` process's session), `correlation` (the JSON-RPC request id,
 //! as text), `user` (OS user), `host`, `agent` (`{name, version}` from
 //! `initialize`), `profile_serial`, `server` (as named in the profile),
@@ -329,6 +330,54 @@ pub fn record_event(event: &crate::events::Event<'_>) {
     }
     r.profile_serial = crate::profile::govern::current().serial;
     writer.submit(r);
+}
+
+/// Records a governance event that has no [`crate::events::Event`] of its
+/// own (`profile.applied`, `profile.rejected`), where auditing is on.
+pub fn record_governance(event: &str, server: Option<&str>, detail: Value) {
+    let Some(writer) = writer::current() else {
+        return;
+    };
+    writer.submit(governance_record(event, server, detail));
+}
+
+fn governance_record(event: &str, server: Option<&str>, detail: Value) -> Record {
+    let mut r = Record::new("event");
+    r.event = Some(event.to_owned());
+    r.server = server.map(str::to_owned);
+    r.detail = Some(detail);
+    if let Some(b) = crate::approve::broker::current() {
+        r.session = Some(b.session().to_owned());
+        r.agent = Some(b.agent());
+    }
+    r.profile_serial = crate::profile::govern::current().serial;
+    r
+}
+
+/// Records a governance event from a command other than `serve` (`login`,
+/// `logout`), where the settings in force keep an audit trail: opens the
+/// trail for this one record. A failure is reported, not fatal.
+pub fn record_from_command(
+    paths: &crate::config::Paths,
+    settings: &crate::config::AuditSettings,
+    event: &str,
+    server: Option<&str>,
+    detail: Value,
+) {
+    if !settings.enabled {
+        return;
+    }
+    let db = paths.state_dir.join("audit.db");
+    let fsync = settings.durability == crate::config::Durability::Fsync;
+    match Writer::start(&db, fsync, 0) {
+        Ok(w) => {
+            if let Err(e) = w.commit_now(governance_record(event, server, detail)) {
+                tracing::warn!("could not record {event} in the audit trail: {e}");
+            }
+            w.close(std::time::Duration::from_secs(10));
+        }
+        Err(e) => tracing::warn!("could not record {event} in the audit trail: {e:#}"),
+    }
 }
 
 /// What `verify` found wrong, naming where.

@@ -120,6 +120,13 @@ pub fn login(paths: &Paths, args: LoginArgs) -> Result<u8> {
         tokens.scope.as_deref().unwrap_or("none named"),
         vault.keychain()?.describe()
     ));
+    crate::audit::record_from_command(
+        paths,
+        &config.audit,
+        "login",
+        Some(&args.name),
+        serde_json::json!({"issuer": tokens.issuer, "scope": tokens.scope}),
+    );
     Ok(exit::OK)
 }
 
@@ -167,6 +174,13 @@ pub fn logout(paths: &Paths, args: LogoutArgs) -> Result<u8> {
         "Logged out of \"{}\": its tokens are gone from the keychain.",
         args.name
     ));
+    crate::audit::record_from_command(
+        paths,
+        &config.audit,
+        "logout",
+        Some(&args.name),
+        serde_json::json!({}),
+    );
     Ok(exit::OK)
 }
 

@@ -57,6 +57,14 @@ pub fn run(paths: &Paths, args: ServeArgs) -> Result<u8> {
                 };
                 w.set_signer(signer);
                 crate::audit::writer::install(w);
+                let g = crate::profile::govern::current();
+                if let Some(serial) = g.serial {
+                    crate::audit::record_governance(
+                        "profile.applied",
+                        None,
+                        serde_json::json!({"serial": serial, "summary": g.summary, "why": "in force at start"}),
+                    );
+                }
                 // Records go to the org's collector in the background.
                 crate::audit::upload::start(paths, audit.sinks.clone(), audit.spool.clone());
                 crate::audit::set_keep_results(
@@ -162,13 +170,26 @@ async fn refresh_profile(paths: Paths, user: crate::config::Config) {
         .map_or(7 * 86_400, |d| d.0.as_secs() as i64);
     let reload = |why: &str| {
         let state = registry::load(&paths, &user);
-        if let registry::State::Active(a) = &state {
-            tracing::info!(
-                serial = a.profile.serial,
-                "{why}: the org profile of {} serial {} is in force",
-                a.profile.org,
-                a.profile.serial
-            );
+        match &state {
+            registry::State::Active(a) => {
+                tracing::info!(
+                    serial = a.profile.serial,
+                    "{why}: the org profile of {} serial {} is in force",
+                    a.profile.org,
+                    a.profile.serial
+                );
+                crate::audit::record_governance(
+                    "profile.applied",
+                    None,
+                    serde_json::json!({"org": a.profile.org, "serial": a.profile.serial, "why": why}),
+                );
+            }
+            registry::State::Missing(reason) => crate::audit::record_governance(
+                "profile.rejected",
+                None,
+                serde_json::json!({"reason": reason, "why": why}),
+            ),
+            registry::State::Unmanaged => {}
         }
         let (_, governance) = crate::profile::govern::govern(&user, &state);
         if let Err(e) = super::install_policy(&user, &state) {
@@ -188,7 +209,12 @@ async fn refresh_profile(paths: Paths, user: crate::config::Config) {
             }
             Ok(registry::Pulled::Unchanged { .. }) => {}
             Err(e) => {
-                tracing::warn!("could not update the org profile (the one in force stays): {e}")
+                tracing::warn!("could not update the org profile (the one in force stays): {e}");
+                crate::audit::record_governance(
+                    "profile.rejected",
+                    None,
+                    serde_json::json!({"reason": e.to_string(), "why": "pull"}),
+                );
             }
         }
         let governance = crate::profile::govern::current();

@@ -187,6 +187,10 @@ fn whoami(s: &Setup) -> Value {
 #[test]
 fn login_call_status_logout_and_no_token_leaks() {
     let s = Setup::new(&[], "");
+    // With the audit trail on: no token may reach it either.
+    let config = std::fs::read_to_string(s.home.config_file()).unwrap();
+    s.home
+        .write_raw_config(&format!("{config}\n[audit]\nenabled = true\n"));
     let done = s.run(&["auth", "status"]);
     assert!(
         done.stdout.contains("prot  not logged in"),
@@ -241,9 +245,10 @@ fn login_call_status_logout_and_no_token_leaks() {
         );
     }
     let serve_stderr = serve.stderr();
-    // The keychain is read when the upstream connects, not per call.
+    // The keychain is read for the tokens when the upstream connects, not
+    // per call.
     assert_eq!(
-        serve_stderr.matches("keychain read").count(),
+        serve_stderr.matches("keychain read kind=\"oauth\"").count(),
         1,
         "{serve_stderr}"
     );
@@ -270,6 +275,33 @@ fn login_call_status_logout_and_no_token_leaks() {
     assert_eq!(s.status()["servers"][0]["logged_in"], false);
     assert!(s.auth.stats()["revocations"].as_u64().unwrap() >= 1);
     s.home.assert_nowhere(&refresh);
+    // Login and logout are in the audit trail, with the calls between.
+    let trail = s.run(&["audit", "export"]).stdout;
+    let events: Vec<String> = trail
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["server"] == "prot")
+        .map(|r| {
+            r["event"]
+                .as_str()
+                .map_or_else(|| r["kind"].as_str().unwrap().to_owned(), str::to_owned)
+        })
+        .collect();
+    assert_eq!(
+        events.first().map(String::as_str),
+        Some("login"),
+        "{events:?}"
+    );
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some("logout"),
+        "{events:?}"
+    );
+    assert_eq!(
+        events.iter().filter(|e| *e == "call").count(),
+        5,
+        "{events:?}"
+    );
 }
 
 #[test]

@@ -1171,4 +1171,11 @@ fn the_org_profile_requires_the_audit_trail_and_names_its_collector() {
         "{body}"
     );
     assert!(body["outcome"]["result"]["content"].is_array(), "{body}");
+    // The profile in force is a governance event of its own.
+    assert!(
+        got.iter().any(|l| l["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("\"event\":\"profile.applied\""))),
+        "{got:#?}"
+    );
 }
