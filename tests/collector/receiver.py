@@ -15,7 +15,8 @@ out, so a test that reads it after toolgate's upload returned sees it all.
 Endpoints: `POST /v1/logs` (OTLP), `POST /webhook` (NDJSON), and
 `POST /control` with JSON `{"status": 503, "retry_after": "3600", "times":
 N}`: the next N uploads are answered with that status (and `Retry-After`)
-without being recorded. Every upload attempt, accepted or not, is counted
+without being recorded; `{"delay": SECONDS, "times": N}`: the next N are
+answered that late (and recorded: a slow collector). Every upload attempt, accepted or not, is counted
 in `GET /stats` (`{"attempts": N, "refused": M}`).
 """
 
@@ -25,6 +26,7 @@ import gzip
 import json
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from google.protobuf import json_format
@@ -73,15 +75,21 @@ class Handler(BaseHTTPRequestHandler):
                 STATE["fail"] = json.loads(raw)
             self.answer(200, b"{}")
             return
+        delay = 0.0
         with LOCK:
             STATE["attempts"] += 1
             fail = STATE["fail"]
             if fail and fail.get("times", 0) > 0:
                 fail["times"] -= 1
-                STATE["refused"] += 1
-                extra = {"Retry-After": str(fail["retry_after"])} if "retry_after" in fail else {}
-                self.answer(int(fail["status"]), b"collector busy", "text/plain", extra)
-                return
+                if "delay" in fail:
+                    delay = float(fail["delay"])  # slow, then accepted
+                else:
+                    STATE["refused"] += 1
+                    extra = {"Retry-After": str(fail["retry_after"])} if "retry_after" in fail else {}
+                    self.answer(int(fail["status"]), b"collector busy", "text/plain", extra)
+                    return
+        if delay:
+            time.sleep(delay)
         gz = self.headers.get("Content-Encoding") == "gzip"
         auth = self.headers.get("Authorization")
         data = gzip.decompress(raw) if gz else raw

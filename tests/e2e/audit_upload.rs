@@ -506,3 +506,44 @@ fn drop_oldest_keeps_working_and_records_the_gap() {
     assert_eq!(code, Some(0), "{verified:#}");
     assert!(verified["anchor"].is_object(), "{verified:#}");
 }
+
+#[test]
+fn a_slow_collector_times_out_and_nothing_is_lost_after_dedupe() {
+    let home = Home::new();
+    let collector = Collector::start(&home);
+    home.config(&[Server::faulty(&home.tb, &home)]);
+    let text = std::fs::read_to_string(home.config_file()).unwrap();
+    home.write_raw_config(&format!(
+        "{text}\n[audit]\nenabled = true\n\n[audit.sinks.org]\ntype = \"webhook\"\nurl = \"{}/webhook\"\nbatch_interval = \"1h\"\ntimeout = \"300ms\"\n",
+        collector.url
+    ));
+    calls(&home, 6);
+    // The collector takes 3 s over the first upload: toolgate gives up
+    // after 300 ms (the collector keeps what it got, late).
+    collector.post("/control", &json!({"delay": 3, "times": 1}));
+    let (code, flushed) = json_of(&home, &["audit", "flush", "--json"]);
+    assert_eq!(code, Some(1), "{flushed:#}");
+    let error = flushed["sinks"][0]["error"].as_str().unwrap();
+    assert!(error.contains("could not be reached"), "{flushed:#}");
+    let (_, status) = json_of(&home, &["audit", "status", "--json"]);
+    let total = status["records"].as_u64().unwrap();
+    assert!(total >= 6, "kept until delivered: {status:#}");
+    // Next time it answers at once.
+    let (code, flushed) = json_of(&home, &["audit", "flush", "--json"]);
+    assert_eq!(code, Some(0), "{flushed:#}");
+    let (_, status) = json_of(&home, &["audit", "status", "--json"]);
+    assert_eq!(status["records"], 0, "{status:#}");
+    // The late first batch arrives too: duplicates, which the ids sort out.
+    wait_for("the slow batch", || {
+        collector.lines().len() as u64 >= 2 * total
+    });
+    let ids: BTreeSet<String> = collector
+        .lines()
+        .iter()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l["body"].as_str().unwrap()).unwrap();
+            v["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len() as u64, total, "every record, once after dedupe");
+}
