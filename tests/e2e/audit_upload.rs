@@ -117,6 +117,14 @@ fn calls(home: &Home, n: usize) {
     serve.finish();
 }
 
+/// The faulty fixture as the only server, the audit trail on, and `extra`
+/// (sinks, spool) after `[audit]`.
+fn audited_home(home: &Home, extra: &str) {
+    home.config(&[Server::faulty(&home.tb, home)]);
+    let text = std::fs::read_to_string(home.config_file()).unwrap();
+    home.write_raw_config(&format!("{text}\n[audit]\nenabled = true\n\n{extra}"));
+}
+
 const CANARY: &str = "collector-canary-9f8e7d6c5b4a";
 
 #[test]
@@ -278,12 +286,13 @@ fn sha256_hex(bytes: &[u8]) -> String {
 fn a_busy_collector_is_waited_for_and_nothing_is_lost_or_sent_twice() {
     let home = Home::new();
     let collector = Collector::start(&home);
-    home.config(&[Server::faulty(&home.tb, &home)]);
-    let text = std::fs::read_to_string(home.config_file()).unwrap();
-    home.write_raw_config(&format!(
-        "{text}\n[audit]\nenabled = true\n\n[audit.sinks.org]\ntype = \"otlp\"\nurl = \"{}/v1/logs\"\nbatch_records = 4\nbatch_interval = \"1ms\"\n",
-        collector.url
-    ));
+    audited_home(
+        &home,
+        &format!(
+            "[audit.sinks.org]\ntype = \"otlp\"\nurl = \"{}/v1/logs\"\nbatch_records = 4\nbatch_interval = \"1ms\"\n",
+            collector.url
+        ),
+    );
     // The first upload is refused: busy, come back in an hour.
     collector.post(
         "/control",
@@ -414,11 +423,7 @@ fn call_text(serve: &mut Serve, i: usize) -> Value {
 #[test]
 fn without_a_sink_old_records_rotate_out_and_work_goes_on() {
     let home = Home::new();
-    home.config(&[Server::faulty(&home.tb, &home)]);
-    let text = std::fs::read_to_string(home.config_file()).unwrap();
-    home.write_raw_config(&format!(
-        "{text}\n[audit]\nenabled = true\n\n[audit.spool]\nmax_age = \"1h\"\n"
-    ));
+    audited_home(&home, "[audit.spool]\nmax_age = \"1h\"\n");
     calls(&home, 5);
     let (_, before) = json_of(&home, &["audit", "status", "--json"]);
     let old = before["last_seq"].as_u64().unwrap();
@@ -444,12 +449,13 @@ fn without_a_sink_old_records_rotate_out_and_work_goes_on() {
 #[test]
 fn a_full_spool_denies_calls_where_the_org_says_so() {
     let home = Home::new();
-    home.config(&[Server::faulty(&home.tb, &home)]);
-    let text = std::fs::read_to_string(home.config_file()).unwrap();
-    home.write_raw_config(&format!(
-        "{text}\n[audit]\nenabled = true\n\n[audit.sinks.org]\ntype = \"otlp\"\nurl = \"http://127.0.0.1:{}/v1/logs\"\n\n[audit.spool]\nmax_bytes = 1\n",
-        dead_port()
-    ));
+    audited_home(
+        &home,
+        &format!(
+            "[audit.sinks.org]\ntype = \"otlp\"\nurl = \"http://127.0.0.1:{}/v1/logs\"\n\n[audit.spool]\nmax_bytes = 1\n",
+            dead_port()
+        ),
+    );
     let mut serve = Serve::start(&home);
     serve.initialize();
     let mut i = 0;
@@ -484,12 +490,13 @@ fn a_full_spool_denies_calls_where_the_org_says_so() {
 #[test]
 fn drop_oldest_keeps_working_and_records_the_gap() {
     let home = Home::new();
-    home.config(&[Server::faulty(&home.tb, &home)]);
-    let text = std::fs::read_to_string(home.config_file()).unwrap();
-    home.write_raw_config(&format!(
-        "{text}\n[audit]\nenabled = true\n\n[audit.sinks.org]\ntype = \"otlp\"\nurl = \"http://127.0.0.1:{}/v1/logs\"\n\n[audit.spool]\nmax_bytes = 40000\nwhen_full = \"drop-oldest\"\n",
-        dead_port()
-    ));
+    audited_home(
+        &home,
+        &format!(
+            "[audit.sinks.org]\ntype = \"otlp\"\nurl = \"http://127.0.0.1:{}/v1/logs\"\n\n[audit.spool]\nmax_bytes = 40000\nwhen_full = \"drop-oldest\"\n",
+            dead_port()
+        ),
+    );
     let mut serve = Serve::start(&home);
     serve.initialize();
     let mut i = 0;
@@ -511,12 +518,13 @@ fn drop_oldest_keeps_working_and_records_the_gap() {
 fn a_slow_collector_times_out_and_nothing_is_lost_after_dedupe() {
     let home = Home::new();
     let collector = Collector::start(&home);
-    home.config(&[Server::faulty(&home.tb, &home)]);
-    let text = std::fs::read_to_string(home.config_file()).unwrap();
-    home.write_raw_config(&format!(
-        "{text}\n[audit]\nenabled = true\n\n[audit.sinks.org]\ntype = \"webhook\"\nurl = \"{}/webhook\"\nbatch_interval = \"1h\"\ntimeout = \"300ms\"\n",
-        collector.url
-    ));
+    audited_home(
+        &home,
+        &format!(
+            "[audit.sinks.org]\ntype = \"webhook\"\nurl = \"{}/webhook\"\nbatch_interval = \"1h\"\ntimeout = \"300ms\"\n",
+            collector.url
+        ),
+    );
     calls(&home, 6);
     // The collector takes 3 s over the first upload: toolgate gives up
     // after 300 ms (the collector keeps what it got, late).
