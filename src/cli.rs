@@ -79,6 +79,29 @@ pub enum Command {
     /// governance event, chained so that tampering shows.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Print shell completions (bash, zsh, fish, powershell, elvish).
+    #[command(
+        after_help = "Examples:\n  toolgate completions bash > ~/.local/share/bash-completion/completions/toolgate\n  toolgate completions zsh > \"${fpath[1]}/_toolgate\"\n  toolgate completions fish > ~/.config/fish/completions/toolgate.fish\n\nPackages install them for you; the generated files are in completions/."
+    )]
+    Completions(CompletionsArgs),
+    /// Write the man pages (toolgate.1 and one per subcommand, as
+    /// packaging/man/ holds them) into a folder.
+    #[command(hide = true)]
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The folder to write them into.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Subcommand)]

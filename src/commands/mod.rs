@@ -5,6 +5,7 @@ pub mod approve;
 pub mod audit;
 pub mod auth;
 pub mod call;
+pub mod completions;
 pub mod policy;
 pub mod profile;
 pub mod remove;
@@ -21,8 +22,15 @@ use crate::config::{Config, Loaded, Paths};
 
 /// Runs a parsed command line; returns the exit code.
 pub fn run(cli: Cli) -> Result<u8> {
+    // These need no config or state.
+    match &cli.command {
+        Command::Completions(args) => return completions::completions(args.shell),
+        Command::Man(args) => return completions::man(&args.out),
+        _ => {}
+    }
     let paths = Paths::resolve(cli.global.config.as_deref())?;
     match cli.command {
+        Command::Completions(_) | Command::Man(_) => unreachable!("handled above"),
         Command::Serve(args) => serve::run(&paths, args),
         Command::Add(args) => add::run(&paths, args),
         Command::Remove(args) => remove::run(&paths, args),

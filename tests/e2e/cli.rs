@@ -207,3 +207,67 @@ fn an_unknown_config_key_exits_2_naming_the_key_and_line() {
         assert!(done.stdout.is_empty(), "{args:?}: {}", done.describe());
     }
 }
+
+/// The committed completions and man pages are what this build generates
+/// (regenerate with `bash packaging/regen.sh`).
+#[test]
+fn completions_and_man_pages_are_fresh() {
+    let home = Home::new();
+    let repo = crate::support::repo();
+    let stale = "stale: run `bash packaging/regen.sh` and commit the result";
+    for (shell, file) in [
+        ("bash", "toolgate.bash"),
+        ("zsh", "_toolgate"),
+        ("fish", "toolgate.fish"),
+        ("powershell", "_toolgate.ps1"),
+        ("elvish", "toolgate.elv"),
+    ] {
+        let done = home.run_toolgate(&["completions", shell]);
+        assert_eq!(done.status.code(), Some(0), "{}", done.describe());
+        assert!(done.stdout.contains("toolgate"), "{shell}");
+        let committed = std::fs::read_to_string(repo.join("completions").join(file))
+            .unwrap_or_else(|e| panic!("completions/{file}: {e}"));
+        assert!(done.stdout == committed, "completions/{file} is {stale}");
+    }
+    // Bash completes subcommands and flags.
+    let bash = std::fs::read_to_string(repo.join("completions/toolgate.bash")).unwrap();
+    for word in ["serve", "audit", "--json", "--strict"] {
+        assert!(bash.contains(word), "{word} missing from bash completions");
+    }
+    // And a real bash completes with it.
+    let script = format!(
+        "source {}; COMP_WORDS=(toolgate audit ver); COMP_CWORD=2; COMP_LINE='toolgate audit ver'; COMP_POINT=${{#COMP_LINE}}; _toolgate toolgate ver audit; echo \"${{COMPREPLY[@]}}\"",
+        quote(repo.join("completions/toolgate.bash").to_str().unwrap())
+    );
+    let out = std::process::Command::new("bash")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "verify");
+    let bad = home.run_toolgate(&["completions", "tcsh"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", bad.describe());
+
+    let out = tempfile::tempdir().unwrap();
+    let done = home.run_toolgate(&["man", "--out", out.path().to_str().unwrap()]);
+    assert_eq!(done.status.code(), Some(0), "{}", done.describe());
+    let names = |dir: &std::path::Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let committed_dir = repo.join("packaging/man");
+    assert_eq!(
+        names(out.path()),
+        names(&committed_dir),
+        "packaging/man is {stale}"
+    );
+    for name in names(out.path()) {
+        let fresh = std::fs::read(out.path().join(&name)).unwrap();
+        let committed = std::fs::read(committed_dir.join(&name)).unwrap();
+        assert!(fresh == committed, "packaging/man/{name} is {stale}");
+    }
+    assert!(names(out.path()).contains(&"toolgate-audit-verify.1".to_string()));
+}
