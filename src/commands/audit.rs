@@ -229,6 +229,24 @@ fn verify(paths: &Paths, as_json: bool, strict: bool) -> Result<u8> {
         device.as_deref(),
     );
     problems.extend(cp_problems);
+    // A collector that acknowledged records this trail no longer has, and
+    // no anchor accounts for: records were removed after upload.
+    let kept_upto = last
+        .map(|l| l as u64)
+        .max(anchor.as_ref().map(|a| a.0))
+        .unwrap_or(0);
+    for s in crate::audit::upload::states(&conn)? {
+        if s.acked_seq > kept_upto {
+            problems.push(crate::audit::Problem {
+                seq: kept_upto + 1,
+                code: "truncated",
+                message: format!(
+                    "the collector \"{}\" acknowledged records up to {}, but this trail ends at {kept_upto}",
+                    s.sink, s.acked_seq
+                ),
+            });
+        }
+    }
     problems.sort_by_key(|p| p.seq);
     let signed = checkpoints.iter().filter(|c| c.2.is_some()).count();
     let intact = problems.is_empty();

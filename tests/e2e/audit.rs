@@ -610,3 +610,64 @@ fn concurrent_serves_share_one_intact_chain() {
     let done = home.run_toolgate(&["audit", "verify", "--strict"]);
     assert_eq!(done.status.code(), Some(0), "{}", done.describe());
 }
+
+/// `durability = "fsync"`: every record reaches the disk (an `fdatasync`
+/// of the journal) before its answer goes out, seen with strace.
+#[test]
+fn fsync_durability_syncs_each_record_before_its_answer() {
+    let home = Home::new();
+    home.config(&[Server::faulty(&home.tb, &home)]);
+    let text = std::fs::read_to_string(home.config_file()).unwrap();
+    home.write_raw_config(&format!(
+        "{text}\n[audit]\nenabled = true\ndurability = \"fsync\"\n"
+    ));
+    let trace = home.path().join("strace.log");
+    let mut cmd = Command::new("strace");
+    cmd.args(["-f", "-s", "400", "-e", "trace=fdatasync,write", "-o"])
+        .arg(&trace)
+        .arg(crate::support::toolgate_bin())
+        .arg("serve");
+    home.apply_env(&mut cmd);
+    let mut serve = Serve::spawn(cmd);
+    serve.initialize();
+    for i in 0..5 {
+        let r = serve.result(
+            "tools/call",
+            json!({"name": "faulty__ok", "arguments": {"i": i}}),
+        );
+        assert_ne!(r["isError"], true, "{r}");
+    }
+    serve.finish();
+    let log = std::fs::read_to_string(&trace).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    // Each tool call's answer (a write of a result with content to the IDE)
+    // follows an fdatasync of the journal.
+    // toolgate's own lines (strace -f also follows the upstream): the
+    // process that writes the journal.
+    let pid = lines
+        .iter()
+        .find(|l| l.contains("{\\\"v\\\":1,"))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("a journal write")
+        .to_owned();
+    let ours = |l: &str| l.split_whitespace().next() == Some(pid.as_str());
+    let calls: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| ours(l))
+        .filter(|(_, l)| {
+            l.contains("write(") && l.contains("\\\"result\\\"") && l.contains("\\\"content\\\"")
+        })
+        .map(|(i, _)| i)
+        .collect();
+    assert!(calls.len() >= 5, "{log}");
+    let mut last = 0;
+    for &i in &calls[calls.len() - 5..] {
+        assert!(
+            lines[last..i].iter().any(|l| l.contains("fdatasync(")),
+            "an answer went out with no fdatasync before it:\n{}",
+            lines[last..=i].join("\n")
+        );
+        last = i;
+    }
+}

@@ -352,6 +352,24 @@ fn a_busy_collector_is_waited_for_and_nothing_is_lost_or_sent_twice() {
     assert_eq!(status["sinks"][0]["waiting"], 0, "{status:#}");
     let (code, verified) = json_of(&home, &["audit", "verify", "--json"]);
     assert_eq!(code, Some(0), "{verified:#}");
+
+    // Someone removes the anchor and the checkpoints too: the collector's
+    // acknowledgement still shows that records are missing.
+    let db = home.path().join("state/audit.db");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute_batch("DELETE FROM anchor; DELETE FROM checkpoints;")
+        .unwrap();
+    drop(c);
+    let (code, verified) = json_of(&home, &["audit", "verify", "--json"]);
+    assert_eq!(code, Some(1), "{verified:#}");
+    let problems = verified["problems"].as_array().unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p["code"] == "truncated"
+                && p["message"].as_str().unwrap().contains("acknowledged")),
+        "{verified:#}"
+    );
 }
 
 #[test]

@@ -42,6 +42,7 @@ installed_ok() {
     command -v secret-tool >/dev/null 2>&1 || return 1
     command -v minisign >/dev/null 2>&1 || return 1
     command -v tmux >/dev/null 2>&1 || return 1
+    command -v strace >/dev/null 2>&1 || return 1
 }
 
 if installed_ok; then
@@ -119,6 +120,10 @@ fi
 # tmux drives the approval UI in tests (send-keys, capture-pane).
 if ! command -v tmux >/dev/null 2>&1; then
     apt_install tmux
+fi
+# strace shows that durability = "fsync" syncs each audit record.
+if ! command -v strace >/dev/null 2>&1; then
+    apt_install strace
 fi
 # mcp-server-git drives the git binary (through GitPython).
 if ! command -v git >/dev/null 2>&1; then
