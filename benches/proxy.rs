@@ -128,7 +128,8 @@ usage: cargo bench --bench proxy -- [options]
                       are p50 ratio <= 1.3 and p99 ratio <= 2
   --audit             the via path keeps the audit trail ([audit] enabled), and the
                       control path is toolgate without it: the noise table then
-                      reads audit off vs direct, and the report adds audit on vs off
+                      reads audit off vs direct, and the report adds audit on vs off;
+                      the start-up and idle-RSS toolgates keep it too
   --only LIST         run only these scenarios, comma-separated: calls,startup,rss
   --strict            exit with status 1 when a target is missed
   -h, --help          this help
@@ -744,6 +745,16 @@ impl Env {
     }
 }
 
+/// With `--audit`, the start-up and idle-RSS homes keep the audit trail too.
+fn with_audit(home: PathBuf, on: bool) -> Result<PathBuf> {
+    if on {
+        let mut config = fs::read_to_string(home.join("config.toml"))?;
+        config.push_str("\n[audit]\nenabled = true\n");
+        fs::write(home.join("config.toml"), config)?;
+    }
+    Ok(home)
+}
+
 /// The `[policy]` of the realistic-policy run, as config.toml text: 100
 /// rules of the kinds an org writes (server and tool globs, exact tools,
 /// argument conditions; most of them about other servers, as in a real
@@ -1056,7 +1067,10 @@ async fn scenario_startup(
     let home = if o.direct_only {
         None
     } else {
-        Some(env.home("startup", &STARTUP_UPSTREAMS, None)?)
+        Some(with_audit(
+            env.home("startup", &STARTUP_UPSTREAMS, None)?,
+            o.audit,
+        )?)
     };
     eprintln!(
         "[startup] {} spawns per path (via: {} upstreams)",
@@ -1117,7 +1131,7 @@ async fn scenario_rss(env: &mut Env, o: &Opts, r: &mut Results, baseline: &[Stri
     let names: Vec<String> = (0..o.rss_upstreams).map(|i| format!("s{i:02}")).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     eprintln!("[rss] toolgate with {} upstreams", names.len());
-    let home = env.home("rss", &names, None)?;
+    let home = with_audit(env.home("rss", &names, None)?, o.audit)?;
     let c = env
         .connect("via toolgate", Target::Via { home: &home }, "rss-via")
         .await?;
