@@ -34,6 +34,9 @@ _toolgate() {
             toolgate,completions)
                 cmd="toolgate__subcmd__completions"
                 ;;
+            toolgate,doctor)
+                cmd="toolgate__subcmd__doctor"
+                ;;
             toolgate,help)
                 cmd="toolgate__subcmd__help"
                 ;;
@@ -147,6 +150,9 @@ _toolgate() {
                 ;;
             toolgate__subcmd__help,completions)
                 cmd="toolgate__subcmd__help__subcmd__completions"
+                ;;
+            toolgate__subcmd__help,doctor)
+                cmd="toolgate__subcmd__help__subcmd__doctor"
                 ;;
             toolgate__subcmd__help,help)
                 cmd="toolgate__subcmd__help__subcmd__help"
@@ -341,7 +347,7 @@ _toolgate() {
 
     case "${cmd}" in
         toolgate)
-            opts="-h -V --config --help --version serve add remove servers tools call secret login logout auth profile policy scan approve audit completions man help"
+            opts="-h -V --config --help --version serve add remove servers tools call secret login logout auth profile policy scan approve audit doctor completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -846,8 +852,26 @@ _toolgate() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        toolgate__subcmd__doctor)
+            opts="-h --json --config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         toolgate__subcmd__help)
-            opts="serve add remove servers tools call secret login logout auth profile policy scan approve audit completions man help"
+            opts="serve add remove servers tools call secret login logout auth profile policy scan approve audit doctor completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1043,6 +1067,20 @@ _toolgate() {
             return 0
             ;;
         toolgate__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        toolgate__subcmd__help__subcmd__doctor)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

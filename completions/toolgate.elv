@@ -38,6 +38,7 @@ set edit:completion:arg-completer[toolgate] = {|@words|
             cand scan 'Scan every configured server''s tools and instructions for poisoning (hidden Unicode, instruction tags, concealment, sensitive paths, exfiltration parameters, shadowing...). Exit 1 on a high finding'
             cand approve 'Approve or deny calls the policy holds for a person (step-up): the terminal UI, or --list and ID --allow|--deny for scripts'
             cand audit 'The audit trail: every call that reached policy and every governance event, chained so that tampering shows'
+            cand doctor 'Is everything healthy? A checklist (config, org profile, keychain, each upstream, approvals, audit) with a hint for each failure. Exit 1 only when something configured is broken'
             cand completions 'Print shell completions (bash, zsh, fish, powershell, elvish)'
             cand man 'Write the man pages (toolgate.1 and one per subcommand, as packaging/man/ holds them) into a folder'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -382,6 +383,12 @@ set edit:completion:arg-completer[toolgate] = {|@words|
         }
         &'toolgate;audit;help;help'= {
         }
+        &'toolgate;doctor'= {
+            cand --config 'Use this config file instead of the default one'
+            cand --json 'Print JSON (a documented shape with a "version" field)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'toolgate;completions'= {
             cand --config 'Use this config file instead of the default one'
             cand -h 'Print help'
@@ -409,6 +416,7 @@ set edit:completion:arg-completer[toolgate] = {|@words|
             cand scan 'Scan every configured server''s tools and instructions for poisoning (hidden Unicode, instruction tags, concealment, sensitive paths, exfiltration parameters, shadowing...). Exit 1 on a high finding'
             cand approve 'Approve or deny calls the policy holds for a person (step-up): the terminal UI, or --list and ID --allow|--deny for scripts'
             cand audit 'The audit trail: every call that reached policy and every governance event, chained so that tampering shows'
+            cand doctor 'Is everything healthy? A checklist (config, org profile, keychain, each upstream, approvals, audit) with a hint for each failure. Exit 1 only when something configured is broken'
             cand completions 'Print shell completions (bash, zsh, fish, powershell, elvish)'
             cand man 'Write the man pages (toolgate.1 and one per subcommand, as packaging/man/ holds them) into a folder'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -502,6 +510,8 @@ set edit:completion:arg-completer[toolgate] = {|@words|
         &'toolgate;help;audit;flush'= {
         }
         &'toolgate;help;audit;search'= {
+        }
+        &'toolgate;help;doctor'= {
         }
         &'toolgate;help;completions'= {
         }

@@ -79,6 +79,11 @@ pub enum Command {
     /// governance event, chained so that tampering shows.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Is everything healthy? A checklist (config, org profile, keychain,
+    /// each upstream, approvals, audit) with a hint for each failure. Exit
+    /// 1 only when something configured is broken.
+    #[command(after_help = "Examples:\n  toolgate doctor\n  toolgate doctor --json")]
+    Doctor(DoctorArgs),
     /// Print shell completions (bash, zsh, fish, powershell, elvish).
     #[command(
         after_help = "Examples:\n  toolgate completions bash > ~/.local/share/bash-completion/completions/toolgate\n  toolgate completions zsh > \"${fpath[1]}/_toolgate\"\n  toolgate completions fish > ~/.config/fish/completions/toolgate.fish\n\nPackages install them for you; the generated files are in completions/."
@@ -95,6 +100,13 @@ pub struct ManArgs {
     /// The folder to write them into.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print JSON (a documented shape with a "version" field).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod call;
 pub mod completions;
+pub mod doctor;
 pub mod policy;
 pub mod profile;
 pub mod remove;
@@ -46,6 +47,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Scan(args) => scan::run(&paths, args),
         Command::Approve(args) => approve::run(&paths, args),
         Command::Audit(cmd) => audit::run(&paths, cmd),
+        Command::Doctor(args) => doctor::run(&paths, args),
     }
 }
 

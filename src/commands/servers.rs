@@ -20,10 +20,54 @@ use crate::upstream::State;
 pub fn run(paths: &Paths, args: ServersArgs) -> Result<u8> {
     let _guard = crate::logging::init(paths, false, "warn");
     let loaded = super::load(paths)?;
-    let config = loaded.config;
+    let rows = rows(paths, &loaded.config)?;
+    let failed = rows.iter().any(|r| r["state"] == "failed");
+    if args.json {
+        let config_path = match &loaded.source {
+            Source::File(p) => json!(p.display().to_string()),
+            Source::Embedded => json!(null),
+        };
+        super::out(&serde_json::to_string_pretty(
+            &json!({ "version": 1, "config": config_path, "servers": rows }),
+        )?);
+    } else if rows.is_empty() {
+        super::say("No servers configured. Add one with: toolgate add NAME -- COMMAND [ARGS...]");
+    } else {
+        let mut table = vec![
+            ["NAME", "TRANSPORT", "STATE", "TOOLS", "DETAIL"]
+                .map(String::from)
+                .to_vec(),
+        ];
+        for r in &rows {
+            let detail = match r["error"].as_str() {
+                Some(e) => e.to_owned(),
+                None => match (r["protocol_version"].as_str(), r["startup_ms"].as_u64()) {
+                    (Some(v), Some(ms)) => format!(
+                        "{} (protocol {v}, started in {ms} ms)",
+                        r["target"].as_str().unwrap_or("")
+                    ),
+                    _ => r["target"].as_str().unwrap_or("").to_owned(),
+                },
+            };
+            table.push(vec![
+                r["name"].as_str().unwrap_or("").to_owned(),
+                r["transport"].as_str().unwrap_or("").to_owned(),
+                r["state"].as_str().unwrap_or("").to_owned(),
+                r["tools"].as_u64().map_or("-".into(), |n| n.to_string()),
+                detail,
+            ]);
+        }
+        super::out(&format_table(&table));
+    }
+    Ok(if failed { exit::PROBLEM } else { exit::OK })
+}
+
+/// Starts every enabled server the way `serve` does and describes each
+/// (the `servers` array of the JSON shape above).
+pub fn rows(paths: &Paths, config: &crate::config::Config) -> Result<Vec<serde_json::Value>> {
     let rt = super::runtime()?;
     let rows = rt.block_on(async {
-        let manager = super::connect(&config, |_| true).await;
+        let manager = super::connect(config, |_| true).await;
         let rows: Vec<_> = manager
             .upstreams()
             .iter()
@@ -76,45 +120,7 @@ pub fn run(paths: &Paths, args: ServersArgs) -> Result<u8> {
             };
         }
     }
-    let failed = rows.iter().any(|r| r["state"] == "failed");
-    if args.json {
-        let config_path = match &loaded.source {
-            Source::File(p) => json!(p.display().to_string()),
-            Source::Embedded => json!(null),
-        };
-        super::out(&serde_json::to_string_pretty(
-            &json!({ "version": 1, "config": config_path, "servers": rows }),
-        )?);
-    } else if rows.is_empty() {
-        super::say("No servers configured. Add one with: toolgate add NAME -- COMMAND [ARGS...]");
-    } else {
-        let mut table = vec![
-            ["NAME", "TRANSPORT", "STATE", "TOOLS", "DETAIL"]
-                .map(String::from)
-                .to_vec(),
-        ];
-        for r in &rows {
-            let detail = match r["error"].as_str() {
-                Some(e) => e.to_owned(),
-                None => match (r["protocol_version"].as_str(), r["startup_ms"].as_u64()) {
-                    (Some(v), Some(ms)) => format!(
-                        "{} (protocol {v}, started in {ms} ms)",
-                        r["target"].as_str().unwrap_or("")
-                    ),
-                    _ => r["target"].as_str().unwrap_or("").to_owned(),
-                },
-            };
-            table.push(vec![
-                r["name"].as_str().unwrap_or("").to_owned(),
-                r["transport"].as_str().unwrap_or("").to_owned(),
-                r["state"].as_str().unwrap_or("").to_owned(),
-                r["tools"].as_u64().map_or("-".into(), |n| n.to_string()),
-                detail,
-            ]);
-        }
-        super::out(&format_table(&table));
-    }
-    Ok(if failed { exit::PROBLEM } else { exit::OK })
+    Ok(rows)
 }
 
 /// Left-aligned columns separated by two spaces; the last column is not padded.

@@ -271,3 +271,89 @@ fn completions_and_man_pages_are_fresh() {
     }
     assert!(names(out.path()).contains(&"toolgate-audit-verify.1".to_string()));
 }
+
+fn doctor(home: &Home) -> (Option<i32>, Value) {
+    let done = home.run_toolgate(&["doctor", "--json"]);
+    let v: Value =
+        serde_json::from_str(&done.stdout).unwrap_or_else(|e| panic!("{e}: {}", done.describe()));
+    (done.status.code(), v)
+}
+
+fn check<'a>(report: &'a Value, area: &str, name: &str) -> &'a Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["area"] == area && c["name"] == name)
+        .unwrap_or_else(|| panic!("no {area}/{name} check in {report:#}"))
+}
+
+#[test]
+fn doctor_passes_a_healthy_setup_and_names_what_is_broken() {
+    let home = Home::new();
+    // Nothing set up: nothing broken, and it says what is not configured.
+    let (code, r) = doctor(&home);
+    assert_eq!(code, Some(0), "{r:#}");
+    assert_eq!(r["version"], 1);
+    assert_eq!(
+        check(&r, "config", "config.toml")["status"],
+        "not configured"
+    );
+    assert_eq!(
+        check(&r, "profile", "org profile")["status"],
+        "not configured"
+    );
+
+    // A healthy setup: a real upstream, the audit trail on.
+    home.config(&[Server::faulty(&home.tb, &home)]);
+    let text = std::fs::read_to_string(home.config_file()).unwrap();
+    home.write_raw_config(&format!("{text}\n[audit]\nenabled = true\n"));
+    let (code, r) = doctor(&home);
+    assert_eq!(code, Some(0), "{r:#}");
+    assert_eq!(r["ok"], true);
+    let up = check(&r, "upstreams", "faulty");
+    assert_eq!(up["status"], "ok", "{r:#}");
+    assert!(up["detail"].as_str().unwrap().contains("tool(s)"), "{up}");
+    assert_eq!(check(&r, "audit", "audit trail")["status"], "ok");
+    assert_eq!(check(&r, "audit", "upload")["status"], "not configured");
+    let human = home.run_toolgate(&["doctor"]);
+    assert!(
+        human.stdout.contains("Everything configured works."),
+        "{}",
+        human.describe()
+    );
+
+    // A server that cannot start: named, with a hint, exit 1.
+    let text = std::fs::read_to_string(home.config_file()).unwrap();
+    home.write_raw_config(&format!(
+        "{text}\n[servers.gone]\ncommand = \"/nonexistent/toolgate-test-server\"\n"
+    ));
+    let (code, r) = doctor(&home);
+    assert_eq!(code, Some(1), "{r:#}");
+    let gone = check(&r, "upstreams", "gone");
+    assert_eq!(gone["status"], "fail");
+    assert!(
+        gone["hint"]
+            .as_str()
+            .unwrap()
+            .contains("/nonexistent/toolgate-test-server")
+    );
+    assert_eq!(check(&r, "upstreams", "faulty")["status"], "ok");
+    let human = home.run_toolgate(&["doctor"]);
+    assert!(
+        human.stdout.contains("hint: run it by hand"),
+        "{}",
+        human.describe()
+    );
+
+    // A config with a mistake: the config check fails and says where.
+    home.write_raw_config("[serve]\nmax_name_lenght = 40\n");
+    let (code, r) = doctor(&home);
+    assert_eq!(code, Some(1), "{r:#}");
+    let c = check(&r, "config", "config.toml");
+    assert_eq!(c["status"], "fail");
+    assert!(
+        c["detail"].as_str().unwrap().contains("max_name_lenght"),
+        "{c}"
+    );
+}
