@@ -245,7 +245,7 @@ impl FileLock {
     /// call it off the async runtime).
     pub fn acquire(paths: &crate::config::paths::Paths, name: &str) -> Result<Self, String> {
         let (file, path) = Self::open(paths, name)?;
-        match Self::flock(&file, false) {
+        match flock(&file, false) {
             Ok(_) => Ok(Self { file }),
             Err(e) => Err(format!("could not lock {}: {e}", path.display())),
         }
@@ -257,41 +257,43 @@ impl FileLock {
         name: &str,
     ) -> Result<Option<Self>, String> {
         let (file, path) = Self::open(paths, name)?;
-        match Self::flock(&file, true) {
+        match flock(&file, true) {
             Ok(true) => Ok(Some(Self { file })),
             Ok(false) => Ok(None),
             Err(e) => Err(format!("could not lock {}: {e}", path.display())),
         }
     }
+}
 
-    /// `Ok(false)`: held elsewhere (only when `nonblocking`).
-    #[cfg(unix)]
-    fn flock(file: &std::fs::File, nonblocking: bool) -> std::io::Result<bool> {
-        use std::os::fd::AsRawFd;
-        let op = if nonblocking {
-            libc::LOCK_EX | libc::LOCK_NB
-        } else {
-            libc::LOCK_EX
-        };
-        loop {
-            // SAFETY: flock(2) on a file descriptor we own.
-            let rc = unsafe { libc::flock(file.as_raw_fd(), op) };
-            if rc == 0 {
-                return Ok(true);
-            }
-            let err = std::io::Error::last_os_error();
-            match err.kind() {
-                std::io::ErrorKind::Interrupted => continue,
-                std::io::ErrorKind::WouldBlock => return Ok(false),
-                _ => return Err(err),
-            }
+/// An exclusive `flock` on `file`, held until the file is closed (or a
+/// [`FileLock`] is dropped); `Ok(false)`: held elsewhere (only when
+/// `nonblocking`).
+#[cfg(unix)]
+pub fn flock(file: &std::fs::File, nonblocking: bool) -> std::io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let op = if nonblocking {
+        libc::LOCK_EX | libc::LOCK_NB
+    } else {
+        libc::LOCK_EX
+    };
+    loop {
+        // SAFETY: flock(2) on a file descriptor we own.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), op) };
+        if rc == 0 {
+            return Ok(true);
+        }
+        let err = std::io::Error::last_os_error();
+        match err.kind() {
+            std::io::ErrorKind::Interrupted => continue,
+            std::io::ErrorKind::WouldBlock => return Ok(false),
+            _ => return Err(err),
         }
     }
+}
 
-    #[cfg(not(unix))]
-    fn flock(_file: &std::fs::File, _nonblocking: bool) -> std::io::Result<bool> {
-        Ok(true)
-    }
+#[cfg(not(unix))]
+pub fn flock(_file: &std::fs::File, _nonblocking: bool) -> std::io::Result<bool> {
+    Ok(true)
 }
 
 impl Drop for FileLock {

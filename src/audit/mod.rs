@@ -319,16 +319,8 @@ pub fn record_event(event: &crate::events::Event<'_>) {
         ),
         _ => return,
     };
-    let mut r = Record::new("event");
-    r.event = Some(name.to_owned());
-    r.server = server.map(str::to_owned);
+    let mut r = governance_record(name, server, detail);
     r.tool = tool.map(str::to_owned);
-    r.detail = Some(detail);
-    if let Some(b) = crate::approve::broker::current() {
-        r.session = Some(b.session().to_owned());
-        r.agent = Some(b.agent());
-    }
-    r.profile_serial = crate::profile::govern::current().serial;
     writer.submit(r);
 }
 

@@ -613,12 +613,11 @@ fn keep(conn: &mut Option<Connection>, paths: &Paths, spool: &SpoolSettings, has
                 tracing::warn!(
                     "the audit spool was full: records {first}..{last} were dropped before the collector had them"
                 );
-                let mut r = super::Record::new("event");
-                r.event = Some("audit.dropped".into());
-                r.detail = Some(
+                super::record_governance(
+                    "audit.dropped",
+                    None,
                     serde_json::json!({"first": first, "last": last, "count": last + 1 - first}),
                 );
-                writer.submit(r);
             } else {
                 tracing::info!(
                     "audit rotation: records {first}..{last} were deleted (the spool's bounds)"

@@ -125,8 +125,13 @@ impl Writer {
             .append(true)
             .open(&jpath)
             .with_context(|| format!("could not open the audit journal {}", jpath.display()))?;
-        lock_exclusive(&file)
+        let locked = crate::util::flock(&file, true)
             .with_context(|| format!("could not lock the audit journal {}", jpath.display()))?;
+        anyhow::ensure!(
+            locked,
+            "the audit journal {} is locked by another process",
+            jpath.display()
+        );
         let w = Arc::new(Self {
             journal: Mutex::new(Journal {
                 file: Some(file),
@@ -366,20 +371,6 @@ impl Writer {
     }
 }
 
-/// Takes the journal lock of a file (blocking only on a live owner's:
-/// never, since each process makes its own).
-fn lock_exclusive(file: &std::fs::File) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::fd::AsRawFd;
-        // SAFETY: flock(2) on a descriptor we own.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
-
 /// Chains what waits in the journal into the database, batch by batch,
 /// until the writer is gone.
 fn ingest_loop(weak: &std::sync::Weak<Writer>) {
@@ -400,7 +391,7 @@ fn ingest_loop(weak: &std::sync::Weak<Writer>) {
             // (they are safe in the journal meanwhile).
             std::thread::sleep(GATHER);
         }
-        let batch: Vec<Record> = {
+        let mut batch: Vec<Record> = {
             let mut j = w.journal.lock().expect("audit journal lock");
             let n = j.queue.len().min(BATCH);
             j.queue.drain(..n).collect()
@@ -412,7 +403,7 @@ fn ingest_loop(weak: &std::sync::Weak<Writer>) {
         let result = {
             let mut guard = w.conn.lock().expect("audit db lock");
             match guard.as_mut() {
-                Some(conn) => append(conn, batch.clone(), w.checkpoint_every, || w.key_state()),
+                Some(conn) => append(conn, &mut batch, w.checkpoint_every, || w.key_state()),
                 None => Err("the audit trail is not open".into()),
             }
         };
@@ -454,7 +445,7 @@ fn ingest_loop(weak: &std::sync::Weak<Writer>) {
 /// in the same transaction.
 fn append(
     conn: &mut Connection,
-    batch: Vec<Record>,
+    batch: &mut [Record],
     every: u64,
     key: impl FnOnce() -> KeyState,
 ) -> Result<(), String> {
@@ -471,7 +462,8 @@ fn append(
                 "INSERT INTO records (seq, id, time, body, hash) VALUES (?1, ?2, ?3, ?4, ?5)",
             )
             .map_err(|e| e.to_string())?;
-        for mut r in batch {
+        // A batch that failed is retried as it is: seq and prev are set anew.
+        for r in batch.iter_mut() {
             seq += 1;
             r.seq = seq;
             r.prev = std::mem::take(&mut prev);
@@ -510,7 +502,7 @@ pub fn recover(conn: &mut Connection, db: &Path) -> Result<()> {
         else {
             continue;
         };
-        if lock_exclusive(&file).is_err() {
+        if !crate::util::flock(&file, true).unwrap_or(false) {
             continue; // its process lives
         }
         let text = std::fs::read(&path)
@@ -537,8 +529,8 @@ pub fn recover(conn: &mut Connection, db: &Path) -> Result<()> {
             }
         }
         let n = fresh.len();
-        for chunk in fresh.chunks(BATCH) {
-            append(conn, chunk.to_vec(), 0, || KeyState::Loading).map_err(|e| {
+        for chunk in fresh.chunks_mut(BATCH) {
+            append(conn, chunk, 0, || KeyState::Loading).map_err(|e| {
                 anyhow::anyhow!(
                     "could not recover the audit journal {}: {e}",
                     path.display()

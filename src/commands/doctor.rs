@@ -231,15 +231,10 @@ fn check_rest(paths: &Paths, user: &Config, checks: &mut Vec<Check>) -> Result<(
     }
 
     // The approval sockets of running serve processes.
-    let sockets = super::approve::socket_dir(paths);
-    let live = std::fs::read_dir(&sockets)
-        .map(|d| {
-            d.flatten()
-                .filter(|e| e.path().extension().is_some_and(|x| x == "sock"))
-                .filter(|e| std::os::unix::net::UnixStream::connect(e.path()).is_ok())
-                .count()
-        })
-        .unwrap_or(0);
+    let live = crate::approve::client::sockets(&super::approve::socket_dir(paths))
+        .iter()
+        .filter(|(_, path)| std::os::unix::net::UnixStream::connect(path).is_ok())
+        .count();
     checks.push(Check::new(
         "approvals",
         "approval sockets",

@@ -10,7 +10,7 @@ use std::process::Command;
 use serde_json::{Value, json};
 
 use crate::support::serve::Serve;
-use crate::support::{Home, Server, repo};
+use crate::support::{Home, Server, repo, sha256_hex};
 
 const POLICY: &str = r#"
 [audit]
@@ -258,13 +258,7 @@ fn every_call_is_recorded_and_tampering_is_named() {
         "1".repeat(64),
         last + 1
     );
-    let hash = {
-        use sha2::Digest;
-        sha2::Sha256::digest(forged.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    };
+    let hash = sha256_hex(forged.as_bytes());
     c.execute(
         "INSERT INTO records (seq, id, time, body, hash) VALUES (?1, 'forged', 'now', ?2, ?3)",
         rusqlite::params![last + 1, forged, hash],
@@ -310,14 +304,6 @@ fn a_killed_serve_loses_no_answered_call() {
     let status = home.run_toolgate(&["audit", "status", "--json"]);
     let s: Value = serde_json::from_str(&status.stdout).unwrap();
     assert!(s["records"].as_u64().unwrap() >= 40, "{s}");
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Runs both verifiers, the Python one pinned to `key`.

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::support::serve::Serve;
-use crate::support::{Home, Server, repo, run_bounded};
+use crate::support::{Home, Server, repo, run_bounded, sha256_hex};
 
 /// The test collector, stopped on drop.
 pub(crate) struct Collector {
@@ -272,14 +272,6 @@ fn records_reach_every_sink_once_and_then_leave_the_local_trail() {
     );
     // The token went to the collector and nowhere else.
     home.assert_nowhere(CANARY);
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::{Finished, Home, Server, quote, run_bounded, server_row};
+use crate::support::{Finished, Home, Server, quote, run_bounded, server_row, sha256_hex};
 
 /// Fails with a clear message when the test runs without the keychain that
 /// tests/run.sh provides.
@@ -22,14 +22,6 @@ fn require_secret_service() {
 fn json_of(done: &Finished) -> Value {
     serde_json::from_str(&done.stdout)
         .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{}", done.describe()))
-}
-
-fn sha256_hex(s: &str) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn secret_set(home: &Home, scope: &str, name: &str, value: &str) {
@@ -146,7 +138,7 @@ fn secret_reaches_the_upstream_and_leaks_nowhere() {
     let got = std::fs::read_to_string(&proof).expect("the upstream wrote its proof");
     assert_eq!(
         got,
-        sha256_hex(canary),
+        sha256_hex(canary.as_bytes()),
         "the upstream got the secret's value"
     );
     let done2 = home.run_toolgate(&["servers", "--json"]);
@@ -322,7 +314,10 @@ fn keyutils_store_round_trip_and_use() {
     home.write_raw_config(&format!("[keychain]\nbackend = \"keyutils\"\n{text}"));
     let done = home.run_toolgate(&["call", "faulty__ok"]);
     assert!(done.status.success(), "{}", done.describe());
-    assert_eq!(std::fs::read_to_string(&proof).unwrap(), sha256_hex(canary));
+    assert_eq!(
+        std::fs::read_to_string(&proof).unwrap(),
+        sha256_hex(canary.as_bytes())
+    );
     std::fs::remove_file(&proof).unwrap();
     let done = home.run_toolgate(&["secret", "rm", "faulty", "API_TOKEN"]);
     assert!(done.status.success(), "{}", done.describe());

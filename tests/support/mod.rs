@@ -23,6 +23,15 @@ pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(120);
 pub const WAIT: Duration = Duration::from_secs(30);
 
 /// The repository root.
+/// Lowercase hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
