@@ -259,6 +259,7 @@ fn main() {
         resource: server.mcp_url.clone(),
         client_id: "bench".into(),
         obtained_at: now_secs(),
+        subject: None,
     };
     let client = ClientIdentity {
         client_id: "bench".into(),

@@ -719,7 +719,9 @@ impl Env {
             .everything
             .to_str()
             .context("mcp-server-everything path is not UTF-8")?;
-        let mut toml = String::new();
+        // The audit trail is on by default; the proxy's own figures are
+        // without it, and `--audit` turns it on (`audit_on`).
+        let mut toml = String::from("[audit]\nenabled = false\n\n");
         for u in upstreams {
             toml.push_str(&format!("[servers.{u}]\n"));
             // A JSON string is a valid TOML basic string.
@@ -748,11 +750,21 @@ impl Env {
 /// With `--audit`, the start-up and idle-RSS homes keep the audit trail too.
 fn with_audit(home: PathBuf, on: bool) -> Result<PathBuf> {
     if on {
-        let mut config = fs::read_to_string(home.join("config.toml"))?;
-        config.push_str("\n[audit]\nenabled = true\n");
-        fs::write(home.join("config.toml"), config)?;
+        audit_on(&home)?;
     }
     Ok(home)
+}
+
+/// Turns the audit trail on in a home made by `Env::home`.
+fn audit_on(home: &std::path::Path) -> Result<()> {
+    let config = fs::read_to_string(home.join("config.toml"))?;
+    let on = config.replacen("[audit]\nenabled = false\n", "[audit]\nenabled = true\n", 1);
+    anyhow::ensure!(
+        on != config,
+        "the bench config has no [audit] table to turn on"
+    );
+    fs::write(home.join("config.toml"), on)?;
+    Ok(())
 }
 
 /// The `[policy]` of the realistic-policy run, as config.toml text: 100
@@ -937,9 +949,7 @@ async fn calls_session(
             fs::write(home.join("config.toml"), config)?;
         }
         if o.audit {
-            let mut config = fs::read_to_string(home.join("config.toml"))?;
-            config.push_str("\n[audit]\nenabled = true\n");
-            fs::write(home.join("config.toml"), config)?;
+            audit_on(&home)?;
         }
         let via = env
             .connect(PATH_LABELS[VIA], Target::Via { home: &home }, "calls-via")

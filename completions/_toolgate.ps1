@@ -41,6 +41,9 @@ Register-ArgumentCompleter -Native -CommandName 'toolgate' -ScriptBlock {
             [CompletionResult]::new('scan', 'scan', [CompletionResultType]::ParameterValue, 'Scan every configured server''s tools and instructions for poisoning (hidden Unicode, instruction tags, concealment, sensitive paths, exfiltration parameters, shadowing...). Exit 1 on a high finding')
             [CompletionResult]::new('approve', 'approve', [CompletionResultType]::ParameterValue, 'Approve or deny calls the policy holds for a person (step-up): the terminal UI, or --list and ID --allow|--deny for scripts')
             [CompletionResult]::new('audit', 'audit', [CompletionResultType]::ParameterValue, 'The audit trail: every call that reached policy and every governance event, chained so that tampering shows')
+            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Add toolgate to an IDE''s or agent''s MCP configuration (a backup of the file is written first; everything else in it is kept)')
+            [CompletionResult]::new('uninstall', 'uninstall', [CompletionResultType]::ParameterValue, 'Remove toolgate''s entry from a client''s MCP configuration')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Take over the MCP servers configured in your clients: add them to toolgate''s config, moving secrets into the keychain; --replace then points the client at toolgate alone')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Is everything healthy? A checklist (config, org profile, keychain, each upstream, approvals, audit) with a hint for each failure. Exit 1 only when something configured is broken')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions (bash, zsh, fish, powershell, elvish)')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Write the man pages (toolgate.1 and one per subcommand, as packaging/man/ holds them) into a folder')
@@ -221,6 +224,7 @@ Register-ArgumentCompleter -Native -CommandName 'toolgate' -ScriptBlock {
         }
         'toolgate;profile;lint' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Use this config file instead of the default one')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (a documented shape with a "version" field)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -234,6 +238,7 @@ Register-ArgumentCompleter -Native -CommandName 'toolgate' -ScriptBlock {
         }
         'toolgate;profile;pull' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Use this config file instead of the default one')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (a documented shape with a "version" field)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -247,6 +252,7 @@ Register-ArgumentCompleter -Native -CommandName 'toolgate' -ScriptBlock {
         }
         'toolgate;profile;show' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Use this config file instead of the default one')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (a documented shape with a "version" field)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -255,6 +261,7 @@ Register-ArgumentCompleter -Native -CommandName 'toolgate' -ScriptBlock {
             [CompletionResult]::new('--sig', '--sig', [CompletionResultType]::ParameterName, 'The signature (default: FILE.minisig)')
             [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'A trusted public key to use instead of the configured ones (the base64 line or a .pub file)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Use this config file instead of the default one')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (a documented shape with a "version" field)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -452,6 +459,39 @@ Register-ArgumentCompleter -Native -CommandName 'toolgate' -ScriptBlock {
         'toolgate;audit;help;help' {
             break
         }
+        'toolgate;install' {
+            [CompletionResult]::new('--project', '--project', [CompletionResultType]::ParameterName, 'The project-level configuration of this folder (default: the current one) instead of the user-level one')
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The name of toolgate''s entry in the client''s configuration')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Use this config file instead of the default one')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every client whose configuration folder exists on this machine')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the change as a diff and write nothing')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'toolgate;uninstall' {
+            [CompletionResult]::new('--project', '--project', [CompletionResultType]::ParameterName, 'The project-level configuration of this folder (default: the current one) instead of the user-level one')
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The name of toolgate''s entry in the client''s configuration')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Use this config file instead of the default one')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every client whose configuration folder exists on this machine')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the change as a diff and write nothing')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'toolgate;import' {
+            [CompletionResult]::new('--project', '--project', [CompletionResultType]::ParameterName, 'Import from the project-level files of this folder (default: the current one) instead of the user-level ones')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Use this config file instead of the default one')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every client whose configuration exists on this machine')
+            [CompletionResult]::new('--replace', '--replace', [CompletionResultType]::ParameterName, 'Then rewrite each client''s configuration to use toolgate alone (a backup is written first)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Report what would be imported and write nothing (no keychain writes either)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'toolgate;doctor' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Use this config file instead of the default one')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (a documented shape with a "version" field)')
@@ -488,6 +528,9 @@ Register-ArgumentCompleter -Native -CommandName 'toolgate' -ScriptBlock {
             [CompletionResult]::new('scan', 'scan', [CompletionResultType]::ParameterValue, 'Scan every configured server''s tools and instructions for poisoning (hidden Unicode, instruction tags, concealment, sensitive paths, exfiltration parameters, shadowing...). Exit 1 on a high finding')
             [CompletionResult]::new('approve', 'approve', [CompletionResultType]::ParameterValue, 'Approve or deny calls the policy holds for a person (step-up): the terminal UI, or --list and ID --allow|--deny for scripts')
             [CompletionResult]::new('audit', 'audit', [CompletionResultType]::ParameterValue, 'The audit trail: every call that reached policy and every governance event, chained so that tampering shows')
+            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Add toolgate to an IDE''s or agent''s MCP configuration (a backup of the file is written first; everything else in it is kept)')
+            [CompletionResult]::new('uninstall', 'uninstall', [CompletionResultType]::ParameterValue, 'Remove toolgate''s entry from a client''s MCP configuration')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Take over the MCP servers configured in your clients: add them to toolgate''s config, moving secrets into the keychain; --replace then points the client at toolgate alone')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Is everything healthy? A checklist (config, org profile, keychain, each upstream, approvals, audit) with a hint for each failure. Exit 1 only when something configured is broken')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions (bash, zsh, fish, powershell, elvish)')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Write the man pages (toolgate.1 and one per subcommand, as packaging/man/ holds them) into a folder')
@@ -617,6 +660,15 @@ Register-ArgumentCompleter -Native -CommandName 'toolgate' -ScriptBlock {
             break
         }
         'toolgate;help;audit;search' {
+            break
+        }
+        'toolgate;help;install' {
+            break
+        }
+        'toolgate;help;uninstall' {
+            break
+        }
+        'toolgate;help;import' {
             break
         }
         'toolgate;help;doctor' {

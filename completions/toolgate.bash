@@ -40,6 +40,12 @@ _toolgate() {
             toolgate,help)
                 cmd="toolgate__subcmd__help"
                 ;;
+            toolgate,import)
+                cmd="toolgate__subcmd__import"
+                ;;
+            toolgate,install)
+                cmd="toolgate__subcmd__install"
+                ;;
             toolgate,login)
                 cmd="toolgate__subcmd__login"
                 ;;
@@ -72,6 +78,9 @@ _toolgate() {
                 ;;
             toolgate,tools)
                 cmd="toolgate__subcmd__tools"
+                ;;
+            toolgate,uninstall)
+                cmd="toolgate__subcmd__uninstall"
                 ;;
             toolgate__subcmd__audit,export)
                 cmd="toolgate__subcmd__audit__subcmd__export"
@@ -157,6 +166,12 @@ _toolgate() {
             toolgate__subcmd__help,help)
                 cmd="toolgate__subcmd__help__subcmd__help"
                 ;;
+            toolgate__subcmd__help,import)
+                cmd="toolgate__subcmd__help__subcmd__import"
+                ;;
+            toolgate__subcmd__help,install)
+                cmd="toolgate__subcmd__help__subcmd__install"
+                ;;
             toolgate__subcmd__help,login)
                 cmd="toolgate__subcmd__help__subcmd__login"
                 ;;
@@ -189,6 +204,9 @@ _toolgate() {
                 ;;
             toolgate__subcmd__help,tools)
                 cmd="toolgate__subcmd__help__subcmd__tools"
+                ;;
+            toolgate__subcmd__help,uninstall)
+                cmd="toolgate__subcmd__help__subcmd__uninstall"
                 ;;
             toolgate__subcmd__help__subcmd__audit,export)
                 cmd="toolgate__subcmd__help__subcmd__audit__subcmd__export"
@@ -347,7 +365,7 @@ _toolgate() {
 
     case "${cmd}" in
         toolgate)
-            opts="-h -V --config --help --version serve add remove servers tools call secret login logout auth profile policy scan approve audit doctor completions man help"
+            opts="-h -V --config --help --version serve add remove servers tools call secret login logout auth profile policy scan approve audit install uninstall import doctor completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -871,7 +889,7 @@ _toolgate() {
             return 0
             ;;
         toolgate__subcmd__help)
-            opts="serve add remove servers tools call secret login logout auth profile policy scan approve audit doctor completions man help"
+            opts="serve add remove servers tools call secret login logout auth profile policy scan approve audit install uninstall import doctor completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1095,6 +1113,34 @@ _toolgate() {
             return 0
             ;;
         toolgate__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        toolgate__subcmd__help__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        toolgate__subcmd__help__subcmd__install)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1423,6 +1469,68 @@ _toolgate() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        toolgate__subcmd__help__subcmd__uninstall)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        toolgate__subcmd__import)
+            opts="-h --all --project --replace --dry-run --json --config --help cursor claude-desktop claude-code vscode windsurf codex gemini-cli zed"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --project)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        toolgate__subcmd__install)
+            opts="-h --all --project --name --dry-run --json --config --help cursor claude-desktop claude-code vscode windsurf codex gemini-cli zed"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --project)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1759,7 +1867,7 @@ _toolgate() {
             return 0
             ;;
         toolgate__subcmd__profile__subcmd__lint)
-            opts="-h --config --help"
+            opts="-h --json --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1795,7 +1903,7 @@ _toolgate() {
             return 0
             ;;
         toolgate__subcmd__profile__subcmd__pull)
-            opts="-h --config --help"
+            opts="-h --json --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1813,7 +1921,7 @@ _toolgate() {
             return 0
             ;;
         toolgate__subcmd__profile__subcmd__show)
-            opts="-h --config --help"
+            opts="-h --json --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1871,7 +1979,7 @@ _toolgate() {
             return 0
             ;;
         toolgate__subcmd__profile__subcmd__verify)
-            opts="-h --sig --key --config --help"
+            opts="-h --sig --key --json --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2122,6 +2230,32 @@ _toolgate() {
             fi
             case "${prev}" in
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        toolgate__subcmd__uninstall)
+            opts="-h --all --project --name --dry-run --json --config --help cursor claude-desktop claude-code vscode windsurf codex gemini-cli zed"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --project)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --name)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

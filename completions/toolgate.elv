@@ -38,6 +38,9 @@ set edit:completion:arg-completer[toolgate] = {|@words|
             cand scan 'Scan every configured server''s tools and instructions for poisoning (hidden Unicode, instruction tags, concealment, sensitive paths, exfiltration parameters, shadowing...). Exit 1 on a high finding'
             cand approve 'Approve or deny calls the policy holds for a person (step-up): the terminal UI, or --list and ID --allow|--deny for scripts'
             cand audit 'The audit trail: every call that reached policy and every governance event, chained so that tampering shows'
+            cand install 'Add toolgate to an IDE''s or agent''s MCP configuration (a backup of the file is written first; everything else in it is kept)'
+            cand uninstall 'Remove toolgate''s entry from a client''s MCP configuration'
+            cand import 'Take over the MCP servers configured in your clients: add them to toolgate''s config, moving secrets into the keychain; --replace then points the client at toolgate alone'
             cand doctor 'Is everything healthy? A checklist (config, org profile, keychain, each upstream, approvals, audit) with a hint for each failure. Exit 1 only when something configured is broken'
             cand completions 'Print shell completions (bash, zsh, fish, powershell, elvish)'
             cand man 'Write the man pages (toolgate.1 and one per subcommand, as packaging/man/ holds them) into a folder'
@@ -192,6 +195,7 @@ set edit:completion:arg-completer[toolgate] = {|@words|
         }
         &'toolgate;profile;lint'= {
             cand --config 'Use this config file instead of the default one'
+            cand --json 'Print JSON (a documented shape with a "version" field)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -203,6 +207,7 @@ set edit:completion:arg-completer[toolgate] = {|@words|
         }
         &'toolgate;profile;pull'= {
             cand --config 'Use this config file instead of the default one'
+            cand --json 'Print JSON (a documented shape with a "version" field)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -214,6 +219,7 @@ set edit:completion:arg-completer[toolgate] = {|@words|
         }
         &'toolgate;profile;show'= {
             cand --config 'Use this config file instead of the default one'
+            cand --json 'Print JSON (a documented shape with a "version" field)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -221,6 +227,7 @@ set edit:completion:arg-completer[toolgate] = {|@words|
             cand --sig 'The signature (default: FILE.minisig)'
             cand --key 'A trusted public key to use instead of the configured ones (the base64 line or a .pub file)'
             cand --config 'Use this config file instead of the default one'
+            cand --json 'Print JSON (a documented shape with a "version" field)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -383,6 +390,36 @@ set edit:completion:arg-completer[toolgate] = {|@words|
         }
         &'toolgate;audit;help;help'= {
         }
+        &'toolgate;install'= {
+            cand --project 'The project-level configuration of this folder (default: the current one) instead of the user-level one'
+            cand --name 'The name of toolgate''s entry in the client''s configuration'
+            cand --config 'Use this config file instead of the default one'
+            cand --all 'Every client whose configuration folder exists on this machine'
+            cand --dry-run 'Print the change as a diff and write nothing'
+            cand --json 'Print JSON'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'toolgate;uninstall'= {
+            cand --project 'The project-level configuration of this folder (default: the current one) instead of the user-level one'
+            cand --name 'The name of toolgate''s entry in the client''s configuration'
+            cand --config 'Use this config file instead of the default one'
+            cand --all 'Every client whose configuration folder exists on this machine'
+            cand --dry-run 'Print the change as a diff and write nothing'
+            cand --json 'Print JSON'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'toolgate;import'= {
+            cand --project 'Import from the project-level files of this folder (default: the current one) instead of the user-level ones'
+            cand --config 'Use this config file instead of the default one'
+            cand --all 'Every client whose configuration exists on this machine'
+            cand --replace 'Then rewrite each client''s configuration to use toolgate alone (a backup is written first)'
+            cand --dry-run 'Report what would be imported and write nothing (no keychain writes either)'
+            cand --json 'Print JSON'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'toolgate;doctor'= {
             cand --config 'Use this config file instead of the default one'
             cand --json 'Print JSON (a documented shape with a "version" field)'
@@ -416,6 +453,9 @@ set edit:completion:arg-completer[toolgate] = {|@words|
             cand scan 'Scan every configured server''s tools and instructions for poisoning (hidden Unicode, instruction tags, concealment, sensitive paths, exfiltration parameters, shadowing...). Exit 1 on a high finding'
             cand approve 'Approve or deny calls the policy holds for a person (step-up): the terminal UI, or --list and ID --allow|--deny for scripts'
             cand audit 'The audit trail: every call that reached policy and every governance event, chained so that tampering shows'
+            cand install 'Add toolgate to an IDE''s or agent''s MCP configuration (a backup of the file is written first; everything else in it is kept)'
+            cand uninstall 'Remove toolgate''s entry from a client''s MCP configuration'
+            cand import 'Take over the MCP servers configured in your clients: add them to toolgate''s config, moving secrets into the keychain; --replace then points the client at toolgate alone'
             cand doctor 'Is everything healthy? A checklist (config, org profile, keychain, each upstream, approvals, audit) with a hint for each failure. Exit 1 only when something configured is broken'
             cand completions 'Print shell completions (bash, zsh, fish, powershell, elvish)'
             cand man 'Write the man pages (toolgate.1 and one per subcommand, as packaging/man/ holds them) into a folder'
@@ -510,6 +550,12 @@ set edit:completion:arg-completer[toolgate] = {|@words|
         &'toolgate;help;audit;flush'= {
         }
         &'toolgate;help;audit;search'= {
+        }
+        &'toolgate;help;install'= {
+        }
+        &'toolgate;help;uninstall'= {
+        }
+        &'toolgate;help;import'= {
         }
         &'toolgate;help;doctor'= {
         }

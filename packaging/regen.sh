@@ -14,3 +14,8 @@ bin=target/debug/toolgate
 rm -rf packaging/man
 "$bin" man --out packaging/man
 echo "regenerated completions/ and packaging/man/"
+# The configuration and profile reference in README.md (between its
+# reference:start/end markers), from src/config/config.schema.json and
+# profiles/profile.schema.json.
+python3 packaging/reference.py --splice README.md
+echo "regenerated the reference in README.md"

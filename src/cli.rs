@@ -38,36 +38,61 @@ pub enum Command {
     /// Add an upstream MCP server to the config.
     Add(AddArgs),
     /// Remove an upstream MCP server from the config.
+    #[command(
+        after_help = "Examples:\n  toolgate remove docs\n  toolgate remove time --config ./config.toml"
+    )]
     Remove(RemoveArgs),
     /// Show each upstream: transport, state, tool count, last error.
+    #[command(
+        after_help = "Examples:\n  toolgate servers\n  toolgate servers --json | jq -r '.servers[] | select(.state != \"ready\") | .name'"
+    )]
     Servers(ServersArgs),
     /// Show every exposed tool and the upstream it maps to.
+    #[command(
+        after_help = "Examples:\n  toolgate tools\n  toolgate tools --server time\n  toolgate tools --json | jq -r '.tools[].name'"
+    )]
     Tools(ToolsArgs),
     /// Call one tool through toolgate and print its result.
     Call(CallArgs),
     /// Keep API keys and tokens in the OS keychain, referenced from
     /// config.toml as ${secret:NAME}.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  printf %s \"$KEY\" | toolgate secret set brave BRAVE_API_KEY\n  toolgate secret list\n  toolgate secret rm brave BRAVE_API_KEY"
+    )]
     Secret(SecretCommand),
     /// Log in to a remote server (OAuth): opens the browser once; the tokens
     /// go to the keychain.
     Login(LoginArgs),
     /// Forget a server's tokens, revoking them where the server supports it.
+    #[command(after_help = "Examples:\n  toolgate logout github")]
     Logout(LogoutArgs),
     /// OAuth logins: status per server.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  toolgate auth status\n  toolgate auth status --json"
+    )]
     Auth(AuthCommand),
     /// Org-signed profiles: the allowlist of servers and the pins of their
     /// tools (admins: keygen, pin, lint, sign; developers: pull, status,
     /// show, verify).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  toolgate profile pull                         # developers: fetch and verify it\n  toolgate profile status\n  toolgate profile pin org.toml                 # admins: pin, lint, then sign\n  toolgate profile lint org.toml && toolgate profile sign org.toml --key org.key"
+    )]
     Profile(ProfileCommand),
     /// The policy in force: what it decides for a call, and why.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  toolgate policy explain github__delete_repo --args '{\"repo\":\"x\"}'\n  toolgate policy explain filesystem/read_file --args '{\"path\":\"/etc/passwd\"}' --json"
+    )]
     Policy(PolicyCommand),
     /// Scan every configured server's tools and instructions for poisoning
     /// (hidden Unicode, instruction tags, concealment, sensitive paths,
     /// exfiltration parameters, shadowing...). Exit 1 on a high finding.
+    #[command(
+        after_help = "Examples:\n  toolgate scan\n  toolgate scan --json | jq '.findings[] | select(.severity == \"high\")'"
+    )]
     Scan(ScanArgs),
     /// Approve or deny calls the policy holds for a person (step-up): the
     /// terminal UI, or --list and ID --allow|--deny for scripts.
@@ -77,8 +102,29 @@ pub enum Command {
     Approve(ApproveArgs),
     /// The audit trail: every call that reached policy and every
     /// governance event, chained so that tampering shows.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  toolgate audit tail -f\n  toolgate audit verify\n  toolgate audit search delete_repo --since 2h"
+    )]
     Audit(AuditCommand),
+    /// Add toolgate to an IDE's or agent's MCP configuration (a backup of
+    /// the file is written first; everything else in it is kept).
+    #[command(
+        after_help = "Clients: cursor, claude-desktop, claude-code, vscode, windsurf, codex, gemini-cli, zed.\n\nExamples:\n  toolgate install cursor\n  toolgate install claude-code --project      # .mcp.json of this folder\n  toolgate install vscode zed --dry-run       # show the change, write nothing\n  toolgate install --all                      # every client found here"
+    )]
+    Install(InstallArgs),
+    /// Remove toolgate's entry from a client's MCP configuration.
+    #[command(
+        after_help = "Examples:\n  toolgate uninstall cursor\n  toolgate uninstall vscode --project --dry-run"
+    )]
+    Uninstall(InstallArgs),
+    /// Take over the MCP servers configured in your clients: add them to
+    /// toolgate's config, moving secrets into the keychain; --replace then
+    /// points the client at toolgate alone.
+    #[command(
+        after_help = "Examples:\n  toolgate import --all --dry-run     # what would be imported, and which secrets moved\n  toolgate import cursor\n  toolgate import --all --replace     # every client found now uses toolgate alone\n\nSecrets found in a server's env or headers go to the keychain and the config says ${secret:NAME}; they are never written in plain text. Servers the org profile does not allow are reported as shadow servers, and not imported where personal servers are denied."
+    )]
+    Import(ImportArgs),
     /// Is everything healthy? A checklist (config, org profile, keychain,
     /// each upstream, approvals, audit) with a hint for each failure. Exit
     /// 1 only when something configured is broken.
@@ -91,7 +137,10 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Write the man pages (toolgate.1 and one per subcommand, as
     /// packaging/man/ holds them) into a folder.
-    #[command(hide = true)]
+    #[command(
+        hide = true,
+        after_help = "Examples:\n  toolgate man --out packaging/man"
+    )]
     Man(ManArgs),
 }
 
@@ -100,6 +149,58 @@ pub struct ManArgs {
     /// The folder to write them into.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// The clients.
+    #[arg(value_name = "CLIENT", required_unless_present = "all", value_parser = client_names())]
+    pub clients: Vec<String>,
+    /// Every client whose configuration folder exists on this machine.
+    #[arg(long, conflicts_with = "clients")]
+    pub all: bool,
+    /// The project-level configuration of this folder (default: the
+    /// current one) instead of the user-level one.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = ".")]
+    pub project: Option<PathBuf>,
+    /// The name of toolgate's entry in the client's configuration.
+    #[arg(long, value_name = "NAME", default_value = "toolgate")]
+    pub name: String,
+    /// Print the change as a diff and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The clients to import from.
+    #[arg(value_name = "CLIENT", required_unless_present = "all", value_parser = client_names())]
+    pub clients: Vec<String>,
+    /// Every client whose configuration exists on this machine.
+    #[arg(long, conflicts_with = "clients")]
+    pub all: bool,
+    /// Import from the project-level files of this folder (default: the
+    /// current one) instead of the user-level ones.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = ".")]
+    pub project: Option<PathBuf>,
+    /// Then rewrite each client's configuration to use toolgate alone (a
+    /// backup is written first).
+    #[arg(long)]
+    pub replace: bool,
+    /// Report what would be imported and write nothing (no keychain writes
+    /// either).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn client_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(crate::clients::Client::ALL.map(|c| c.name()))
 }
 
 #[derive(Debug, Args)]
@@ -119,22 +220,37 @@ pub struct CompletionsArgs {
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// The latest records (-f: keep printing new ones).
+    #[command(
+        after_help = "Examples:\n  toolgate audit tail\n  toolgate audit tail -n 100 --json\n  toolgate audit tail -f            # keep printing new records"
+    )]
     Tail(AuditTailArgs),
     /// Check the chain (every record's hash and link, gaps) and the signed
     /// checkpoints (signature, key, truncation). Exit 0 only when intact.
+    #[command(
+        after_help = "Examples:\n  toolgate audit verify\n  toolgate audit verify --strict --json"
+    )]
     Verify(AuditVerifyArgs),
     /// How many records, the oldest and newest, the size on disk.
+    #[command(after_help = "Examples:\n  toolgate audit status\n  toolgate audit status --json")]
     Status(AuditJsonArgs),
     /// Every record since a time, one JSON object per line.
+    #[command(
+        after_help = "Examples:\n  toolgate audit export --since 24h > audit.ndjson\n  toolgate audit export | jq -c 'select(.decision == \"deny\")'"
+    )]
     Export(AuditExportArgs),
     /// This device's public key, which signs the checkpoints (made on first
     /// use, kept in the OS keychain): give it to whoever verifies.
+    #[command(after_help = "Examples:\n  toolgate audit key\n  toolgate audit key --json")]
     Key(AuditJsonArgs),
     /// Upload every waiting record to the configured sinks now (ignoring
     /// backoff). Exit 0 when every sink took everything.
+    #[command(after_help = "Examples:\n  toolgate audit flush\n  toolgate audit flush --json")]
     Flush(AuditJsonArgs),
     /// Records that match: QUERY anywhere in the record (case-insensitive),
     /// and every filter given. Oldest first.
+    #[command(
+        after_help = "Examples:\n  toolgate audit search delete_repo\n  toolgate audit search --server github --decision deny --since 24h\n  toolgate audit search /etc/passwd --json"
+    )]
     Search(AuditSearchArgs),
 }
 
@@ -263,23 +379,45 @@ pub enum ProfileCommand {
     /// Make a minisign key pair for signing profiles (password-protected
     /// unless --unencrypted; the password comes from TOOLGATE_KEY_PASSWORD or
     /// a prompt).
+    #[command(
+        after_help = "Examples:\n  toolgate profile keygen --out ~/keys/org.key     # asks for a password\n  toolgate profile keygen --out ci.key --unencrypted   # for unattended signing in CI"
+    )]
     Keygen(ProfileKeygenArgs),
     /// Start each server of a profile and write the pins of its tools and
     /// instructions into the file.
+    #[command(
+        after_help = "Examples:\n  toolgate profile pin org.toml\n  toolgate profile pin org.toml && git diff org.toml   # review what changed"
+    )]
     Pin(ProfileFileArgs),
     /// Check a profile: schema, unknown keys, missing pins, expiry, weak
     /// settings.
-    Lint(ProfileFileArgs),
+    #[command(
+        after_help = "Examples:\n  toolgate profile lint org.toml\n  toolgate profile lint org.toml --json"
+    )]
+    Lint(ProfileLintArgs),
     /// Sign a profile: writes FILE.minisig.
+    #[command(
+        after_help = "Examples:\n  toolgate profile sign org.toml --key ~/keys/org.key    # writes org.toml.minisig\n  TOOLGATE_KEY_PASSWORD=\"$PW\" toolgate profile sign org.toml --key org.key"
+    )]
     Sign(ProfileSignArgs),
     /// Fetch the profile from the registry, verify it, cache it.
-    Pull,
+    #[command(after_help = "Examples:\n  toolgate profile pull\n  toolgate profile pull --json")]
+    Pull(ProfileJsonArgs),
     /// The profile in force: serial, issued, expires, key id, source, last
     /// pull and its result.
+    #[command(
+        after_help = "Examples:\n  toolgate profile status\n  toolgate profile status --json"
+    )]
     Status(ProfileStatusArgs),
     /// Print the verified profile in force.
-    Show,
+    #[command(
+        after_help = "Examples:\n  toolgate profile show\n  toolgate profile show --json | jq '.profile.servers | keys'"
+    )]
+    Show(ProfileJsonArgs),
     /// Verify a profile file against the trusted keys.
+    #[command(
+        after_help = "Examples:\n  toolgate profile verify org.toml                  # org.toml.minisig, the configured keys\n  toolgate profile verify org.toml --sig org.sig --key org.pub\n  toolgate profile verify org.toml --json"
+    )]
     Verify(ProfileVerifyArgs),
 }
 
@@ -301,6 +439,22 @@ pub struct ProfileKeygenArgs {
 pub struct ProfileFileArgs {
     /// The profile file (TOML).
     pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileLintArgs {
+    /// The profile file (TOML).
+    pub file: PathBuf,
+    /// Print JSON (a documented shape with a "version" field).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileJsonArgs {
+    /// Print JSON (a documented shape with a "version" field).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -330,6 +484,9 @@ pub struct ProfileVerifyArgs {
     /// base64 line or a .pub file).
     #[arg(long, value_name = "KEY")]
     pub key: Option<String>,
+    /// Print JSON (a documented shape with a "version" field).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -359,6 +516,9 @@ pub struct LogoutArgs {
 #[derive(Debug, Subcommand)]
 pub enum AuthCommand {
     /// Per server: logged in?, issuer, scopes, expiry. Never a token.
+    #[command(
+        after_help = "Examples:\n  toolgate auth status\n  toolgate auth status --json | jq -r '.servers[] | select(.logged_in | not) | .name'"
+    )]
     Status(AuthStatusArgs),
 }
 
@@ -378,8 +538,10 @@ pub enum SecretCommand {
     )]
     Set(SecretSetArgs),
     /// List the secrets set with toolgate (names only, never values).
+    #[command(after_help = "Examples:\n  toolgate secret list\n  toolgate secret list --json")]
     List(SecretListArgs),
     /// Delete a secret from the keychain.
+    #[command(after_help = "Examples:\n  toolgate secret rm brave BRAVE_API_KEY")]
     Rm(SecretRmArgs),
 }
 
@@ -513,6 +675,14 @@ pub fn main() -> ExitCode {
                 exit::OK
             };
             let _ = e.print();
+            if e.use_stderr() {
+                // Every error ends with a hint (clap's own ends with "For
+                // more information, try '--help'.").
+                let _ = std::io::Write::write_all(
+                    &mut std::io::stderr(),
+                    b"hint: `toolgate help COMMAND` shows the usage, with examples\n",
+                );
+            }
             return ExitCode::from(code);
         }
     };

@@ -1,8 +1,9 @@
 //! Errors a person reads.
 //!
-//! Every error names what failed and why; where there is something to do,
-//! it ends with a `hint:` line. [`UserError`] carries that hint and the exit
-//! code through `anyhow` chains.
+//! Every error names what failed and why, and ends with a `hint:` line:
+//! what to do about it, where there is something specific, else a generic
+//! pointer to `toolgate doctor` (see [`render`]). [`UserError`] carries the
+//! hint and the exit code through `anyhow` chains.
 
 use std::fmt;
 
@@ -58,7 +59,16 @@ impl fmt::Display for UserError {
 
 impl std::error::Error for UserError {}
 
-/// Renders an error chain for stderr: `error: ...`, its causes, then the hint.
+/// The hint of an error that carries none of its own, by exit code.
+pub const GENERIC_HINT: &str =
+    "run `toolgate doctor` to check the setup; TOOLGATE_LOG=debug shows more";
+/// The hint of a usage or configuration error that carries none of its own.
+pub const GENERIC_USAGE_HINT: &str =
+    "`toolgate help COMMAND` shows the usage, with examples; `toolgate doctor` checks the config";
+
+/// Renders an error chain for stderr: `error: ...`, its causes, then the
+/// hint. Every error ends with a `hint:` line: the first one a [`UserError`]
+/// in the chain carries, else a generic one.
 pub fn render(err: &anyhow::Error) -> (String, u8) {
     let mut out = format!("error: {err}");
     for cause in err.chain().skip(1) {
@@ -67,9 +77,69 @@ pub fn render(err: &anyhow::Error) -> (String, u8) {
             out.push_str(&format!("\n  caused by: {text}"));
         }
     }
-    let user = err.chain().find_map(|e| e.downcast_ref::<UserError>());
-    if let Some(hint) = user.and_then(|u| u.hint.as_deref()) {
-        out.push_str(&format!("\nhint: {hint}"));
+    let users = || err.chain().filter_map(|e| e.downcast_ref::<UserError>());
+    let code = users().next().map_or(exit::PROBLEM, |u| u.exit_code);
+    let hint = users()
+        .find_map(|u| u.hint.as_deref())
+        .unwrap_or(if code == exit::USAGE {
+            GENERIC_USAGE_HINT
+        } else {
+            GENERIC_HINT
+        });
+    out.push_str(&format!("\nhint: {hint}"));
+    (out, code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hint_of_its_own_ends_the_error() {
+        let err: anyhow::Error = UserError::new("no server named \"x\"")
+            .hint("`toolgate servers` lists them")
+            .into();
+        let (text, code) = render(&err);
+        assert_eq!(
+            text,
+            "error: no server named \"x\"\nhint: `toolgate servers` lists them"
+        );
+        assert_eq!(code, exit::USAGE);
     }
-    (out, user.map_or(exit::PROBLEM, |u| u.exit_code))
+
+    #[test]
+    fn an_error_without_a_hint_gets_a_generic_one() {
+        let err = anyhow::anyhow!("disk on fire");
+        let (text, code) = render(&err);
+        assert_eq!(text, format!("error: disk on fire\nhint: {GENERIC_HINT}"));
+        assert_eq!(code, exit::PROBLEM);
+
+        let err: anyhow::Error = UserError::new("bad flag").into();
+        let (text, code) = render(&err);
+        assert!(
+            text.ends_with(&format!("\nhint: {GENERIC_USAGE_HINT}")),
+            "{text}"
+        );
+        assert_eq!(code, exit::USAGE);
+
+        let err: anyhow::Error = UserError::problem("it broke").into();
+        let (text, code) = render(&err);
+        assert!(text.ends_with(&format!("\nhint: {GENERIC_HINT}")), "{text}");
+        assert_eq!(code, exit::PROBLEM);
+    }
+
+    #[test]
+    fn the_hint_is_found_anywhere_in_the_chain_and_comes_last() {
+        let inner: anyhow::Error = UserError::problem("the keychain is locked")
+            .hint("unlock it")
+            .into();
+        let err = inner.context("could not read the secret");
+        let (text, code) = render(&err);
+        assert_eq!(
+            text,
+            "error: could not read the secret\n  caused by: the keychain is locked\nhint: unlock it"
+        );
+        assert_eq!(code, exit::PROBLEM);
+        assert_eq!(text.matches("hint:").count(), 1, "{text}");
+    }
 }

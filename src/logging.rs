@@ -23,9 +23,13 @@ fn filter(default: &str) -> EnvFilter {
 /// Sets up logging. `file` adds the rotating log file (for `serve`);
 /// `default` is the filter when `TOOLGATE_LOG` is unset.
 pub fn init(paths: &Paths, file: bool, default: &str) -> Guard {
-    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    // Colour only on a terminal that has it, and not under NO_COLOR (set
+    // and not empty, as no-color.org says).
+    let ansi = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::env::var_os("TERM").is_none_or(|t| t != "dumb");
     let stderr = fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(crate::progress::stderr)
         .with_ansi(ansi)
         .with_target(false)
         .with_filter(filter(default));

@@ -12,6 +12,13 @@ source target/testbed/env.sh
 
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
+# The packages: builds the .deb (cargo-deb, release build), installs it with
+# dpkg -i, runs the installed toolgate and removes it; then the release
+# tarball and install.sh (checksum verified, corrupted download refused).
+bash packaging/deb-test.sh
+# A fuzz smoke run: every cargo-fuzz target (fuzz/) for 20 s from the
+# committed seeds; a crash fails the run. Long runs: fuzz/run.sh 600.
+FUZZ_FRESH=1 bash fuzz/run.sh 20
 
 # The tests run on a private D-Bus session with a real Secret Service
 # (gnome-keyring, its login collection unlocked with a throwaway password),

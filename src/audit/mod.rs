@@ -19,7 +19,8 @@
 //! `login`, `logout`, `server.blocked`, `tool.drifted`, `tool.quarantined`,
 //! `approval.decided`, `audit.dropped`, ...), `session`
 //! (the `serve` process's session), `correlation` (the JSON-RPC request id,
-//! as text), `user` (OS user), `host`, `agent` (`{name, version}` from
+//! as text), `user` (OS user), `host`, `subject` (the identity provider's
+//! subject of the server's OAuth login, else null), `agent` (`{name, version}` from
 //! `initialize`), `profile_serial`, `server` (as named in the profile),
 //! `tool` (the upstream's own name), `exposed` (the name the agent called),
 //! `pin` (the org profile's pin of the tool definition, null where no
@@ -103,6 +104,9 @@ pub struct Record {
     pub correlation: Option<String>,
     pub user: String,
     pub host: String,
+    /// Who the call acted for at the identity provider: the subject of the
+    /// server's OAuth login, where it has one.
+    pub subject: Option<String>,
     pub agent: Option<crate::approve::Agent>,
     pub profile_serial: Option<u64>,
     pub server: Option<String>,
@@ -333,10 +337,11 @@ pub fn record_governance(event: &str, server: Option<&str>, detail: Value) {
     writer.submit(governance_record(event, server, detail));
 }
 
-fn governance_record(event: &str, server: Option<&str>, detail: Value) -> Record {
+pub(crate) fn governance_record(event: &str, server: Option<&str>, detail: Value) -> Record {
     let mut r = Record::new("event");
     r.event = Some(event.to_owned());
     r.server = server.map(str::to_owned);
+    r.subject = server.and_then(crate::auth::subject);
     r.detail = Some(detail);
     if let Some(b) = crate::approve::broker::current() {
         r.session = Some(b.session().to_owned());
@@ -354,6 +359,7 @@ pub fn record_from_command(
     settings: &crate::config::AuditSettings,
     event: &str,
     server: Option<&str>,
+    subject: Option<String>,
     detail: Value,
 ) {
     if !settings.enabled {
@@ -363,7 +369,9 @@ pub fn record_from_command(
     let fsync = settings.durability == crate::config::Durability::Fsync;
     match Writer::start(&db, fsync, 0) {
         Ok(w) => {
-            if let Err(e) = w.commit_now(governance_record(event, server, detail)) {
+            let mut record = governance_record(event, server, detail);
+            record.subject = subject;
+            if let Err(e) = w.commit_now(record) {
                 tracing::warn!("could not record {event} in the audit trail: {e}");
             }
             w.close(std::time::Duration::from_secs(10));
@@ -410,12 +418,18 @@ pub fn verify_rows<B: AsRef<str>, H: AsRef<str>>(
         let (body, hash) = (body.as_ref(), hash.as_ref());
         count += 1;
         if let Some(p) = prev_seq
-            && seq != p + 1
+            && p.checked_add(1) != Some(seq)
         {
+            // Rows out of order (a negative seq in a tampered database reads
+            // as a huge one) are named too, without overflowing.
             problems.push(Problem {
-                seq: p + 1,
+                seq: p.wrapping_add(1),
                 code: "gap",
-                message: format!("records {}..{} are missing", p + 1, seq - 1),
+                message: if seq > p {
+                    format!("records {}..{} are missing", p + 1, seq - 1)
+                } else {
+                    format!("record {seq} comes after record {p}: the records are out of order")
+                },
             });
             // What follows cannot link to what is gone.
             prev_hash = None;
@@ -630,5 +644,28 @@ mod tests {
             "{p:?}"
         );
         assert!(p.iter().any(|p| p.code == "broken-link"), "{p:?}");
+    }
+
+    /// Found by fuzzing (fuzz/fuzz_targets/audit_verify.rs): rows out of
+    /// order, or a negative seq in a tampered database (read as a huge
+    /// u64, sorted first), overflowed the gap arithmetic.
+    #[test]
+    fn rows_out_of_order_or_at_the_ends_of_u64_are_named_not_a_panic() {
+        let rows = chain(3);
+        let row = |seq: u64, i: usize| (seq, rows[i].1.as_str(), rows[i].2.as_str());
+        for order in [
+            vec![row(5, 0), row(0, 1)],
+            vec![row(u64::MAX, 0), row(1, 1)],
+            vec![row(u64::MAX, 0), row(0, 1)],
+            vec![row(2, 0), row(2, 1)],
+        ] {
+            let (count, p) = verify_rows(order.into_iter(), Some(GENESIS), false);
+            assert_eq!(count, 2);
+            assert!(p.iter().any(|p| p.code == "gap"), "{p:?}");
+        }
+        let (_, p) = verify_rows([row(5, 0), row(0, 1)].into_iter(), None, false);
+        let gap = p.iter().find(|p| p.code == "gap").unwrap();
+        assert_eq!(gap.seq, 6);
+        assert!(gap.message.contains("out of order"), "{}", gap.message);
     }
 }

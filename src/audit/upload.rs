@@ -930,6 +930,30 @@ fn delete_through(conn: &Connection, upto: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks the numbers a person could get wrong: a sink that sends batches
+/// of 0 records would never upload, a spool of 0 bytes would drop (or deny)
+/// everything.
+pub fn check_bounds(
+    sinks: &BTreeMap<String, SinkConfig>,
+    spool: Option<&SpoolSettings>,
+) -> Result<(), String> {
+    for (name, sink) in sinks {
+        if sink.batch_records == 0 {
+            return Err(format!(
+                "audit.sinks.{name}.batch_records is 0: a batch needs at least 1 record"
+            ));
+        }
+    }
+    if let Some(spool) = spool
+        && spool.max_bytes == 0
+    {
+        return Err(
+            "audit.spool.max_bytes is 0: the spool needs room for at least one record".into(),
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,7 +20,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -69,6 +69,13 @@ pub struct Writer {
     signer: OnceLock<Arc<Signer>>,
     /// Someone waits in [`Writer::flush`]: no gathering.
     flushing: AtomicBool,
+    /// Personal use (`[audit] on_failure = "continue"`): a record that
+    /// cannot be written is counted, not a reason to deny the call.
+    fail_open: AtomicBool,
+    /// Records lost while failing open, and the last reason; an
+    /// `audit.dropped` event records them once the trail works again.
+    lost: AtomicU64,
+    lost_why: Mutex<Option<String>>,
 }
 
 /// Opens (creating) the audit database: WAL, and `synchronous = FULL` when
@@ -151,6 +158,9 @@ impl Writer {
             checkpoint_every,
             signer: OnceLock::new(),
             flushing: AtomicBool::new(false),
+            fail_open: AtomicBool::new(false),
+            lost: AtomicU64::new(0),
+            lost_why: Mutex::new(None),
         });
         let weak = Arc::downgrade(&w);
         std::thread::Builder::new()
@@ -182,7 +192,16 @@ impl Writer {
             checkpoint_every: 0,
             signer: OnceLock::new(),
             flushing: AtomicBool::new(false),
+            fail_open: AtomicBool::new(false),
+            lost: AtomicU64::new(0),
+            lost_why: Mutex::new(None),
         })
+    }
+
+    /// Fails open (personal use): calls go on when their record cannot be
+    /// written; the gap is recorded as `audit.dropped` once it can.
+    pub fn set_fail_open(&self, on: bool) {
+        self.fail_open.store(on, Ordering::Relaxed);
     }
 
     /// Gives the writer its checkpoint signer (once).
@@ -232,9 +251,15 @@ impl Writer {
             }
             Err(e) => {
                 if !self.failing.swap(true, Ordering::Relaxed) {
-                    tracing::error!(
-                        "the audit trail cannot be written ({e}); calls are denied until it can"
-                    );
+                    if self.fail_open.load(Ordering::Relaxed) {
+                        tracing::warn!(
+                            "the audit trail cannot be written ({e}); calls go on unrecorded (on_failure = \"continue\"), and the gap is recorded once it can"
+                        );
+                    } else {
+                        tracing::error!(
+                            "the audit trail cannot be written ({e}); calls are denied until it can"
+                        );
+                    }
                 }
                 *self.last_error.lock().expect("audit error lock") = Some(e.clone());
             }
@@ -263,9 +288,10 @@ impl Writer {
         }
     }
 
-    /// Why calls must be denied now (the last write failed), if they must.
+    /// Why calls must be denied now (the last write failed), if they must
+    /// (never when failing open).
     pub fn failing(&self) -> Option<String> {
-        if self.failing.load(Ordering::Relaxed) {
+        if self.failing.load(Ordering::Relaxed) && !self.fail_open.load(Ordering::Relaxed) {
             self.last_error.lock().expect("audit error lock").clone()
         } else {
             None
@@ -280,24 +306,59 @@ impl Writer {
     /// survives the process being killed (and, with `fsync`, power loss).
     /// It reaches the database (chained) moments later.
     pub async fn commit(&self, record: Record, _others: bool) -> Result<(), String> {
-        let result = self.append(record);
-        self.note(&result);
-        result
+        self.keep(record)
     }
 
     /// [`Writer::commit`] without waiting (it never waits anyway): for the
     /// upstream's reader, which commits a record just before it writes the
     /// call's answer.
     pub fn commit_now(&self, record: Record) -> Result<(), String> {
-        let result = self.append(record);
-        self.note(&result);
-        result
+        self.keep(record)
     }
 
     /// Appends a governance event (its failure is logged, not returned).
     pub fn submit(&self, record: Record) {
+        let _ = self.keep(record);
+    }
+
+    /// Appends a record; when failing open, a failure is counted instead
+    /// of returned, and the count is recorded (`audit.dropped`) before the
+    /// next record that can be written.
+    fn keep(&self, record: Record) -> Result<(), String> {
+        if self.lost.load(Ordering::Relaxed) > 0 {
+            self.record_lost();
+        }
         let result = self.append(record);
         self.note(&result);
+        match result {
+            Err(why) if self.fail_open.load(Ordering::Relaxed) => {
+                self.lost.fetch_add(1, Ordering::Relaxed);
+                *self.lost_why.lock().expect("audit lost lock") = Some(why);
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// Records how many records were lost while failing open.
+    fn record_lost(&self) {
+        let count = self.lost.swap(0, Ordering::Relaxed);
+        if count == 0 {
+            return;
+        }
+        let why = self.lost_why.lock().expect("audit lost lock").clone();
+        let record = super::governance_record(
+            "audit.dropped",
+            None,
+            serde_json::json!({"count": count, "why": why, "reason": "unwritable"}),
+        );
+        if self.append(record).is_err() {
+            self.lost.fetch_add(count, Ordering::Relaxed);
+        } else {
+            tracing::warn!(
+                "{count} audit record(s) were lost while the trail could not be written; an audit.dropped event records the gap"
+            );
+        }
     }
 
     fn append(&self, record: Record) -> Result<(), String> {

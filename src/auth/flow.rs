@@ -49,6 +49,19 @@ struct TokenResponse {
     refresh_token: Option<Secret>,
     #[serde(default)]
     scope: Option<String>,
+    /// OpenID Connect: who logged in (only its `sub` is read).
+    #[serde(default)]
+    id_token: Option<Secret>,
+}
+
+impl TokenResponse {
+    /// The subject of the ID token, else of a JWT access token.
+    fn subject(&self) -> Option<String> {
+        self.id_token
+            .as_ref()
+            .and_then(|t| super::jwt_subject(t.expose()))
+            .or_else(|| super::jwt_subject(self.access_token.expose()))
+    }
 }
 
 /// Registers toolgate with RFC 7591 dynamic registration.
@@ -287,7 +300,9 @@ fn token_set(
     d: &Discovered,
     client: &ClientIdentity,
 ) -> TokenSet {
+    let subject = r.subject();
     TokenSet {
+        subject,
         access_token: r.access_token,
         token_type: r.token_type.unwrap_or_else(|| "Bearer".into()),
         expires_at: r.expires_in.map(|s| now_secs() + s),
@@ -600,7 +615,9 @@ pub async fn refresh(
         ("resource", old.resource.clone()),
     ];
     let r = token_request(token_endpoint, client, form).await?;
+    let subject = r.subject().or_else(|| old.subject.clone());
     Ok(TokenSet {
+        subject,
         access_token: r.access_token,
         token_type: r.token_type.unwrap_or_else(|| "Bearer".into()),
         expires_at: r.expires_in.map(|s| now_secs() + s),

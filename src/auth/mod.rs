@@ -105,6 +105,12 @@ pub struct TokenSet {
     pub client_id: String,
     /// When toolgate got it (unix seconds).
     pub obtained_at: i64,
+    /// Who the tokens act for at the identity provider: the `sub` of the
+    /// ID token that came with them (OpenID Connect), else of the access
+    /// token where it is a JWT. For the audit trail; never used to decide
+    /// anything.
+    #[serde(default)]
+    pub subject: Option<String>,
 }
 
 impl std::fmt::Debug for TokenSet {
@@ -644,6 +650,7 @@ impl ServerAuth {
     }
 
     fn adopt(&self, tokens: TokenSet) {
+        set_subject(&self.server, tokens.subject.clone());
         let mut value = HeaderValue::from_str(&format!("Bearer {}", tokens.access_token.expose()))
             .unwrap_or_else(|_| HeaderValue::from_static("Bearer invalid"));
         value.set_sensitive(true);
@@ -908,6 +915,47 @@ fn tokens_fit(tokens: &TokenSet, rec: &OAuthLogin, url: &Url) -> bool {
     tokens.issuer == rec.issuer && discovery::resource_matches(&tokens.resource, url)
 }
 
+/// The identity-provider subject each remote server's tokens act for, in
+/// this process (for audit records).
+static SUBJECTS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+fn set_subject(server: &str, subject: Option<String>) {
+    let mut all = SUBJECTS.lock().expect("subjects lock");
+    all.retain(|(s, _)| s != server);
+    if let Some(sub) = subject {
+        all.push((server.to_string(), sub));
+    }
+}
+
+/// The subject the server's tokens act for, where it has a login.
+pub fn subject(server: &str) -> Option<String> {
+    SUBJECTS
+        .lock()
+        .expect("subjects lock")
+        .iter()
+        .find(|(s, _)| s == server)
+        .map(|(_, sub)| sub.clone())
+}
+
+/// The `sub` claim of a JWT (ID token or JWT access token), read without
+/// checking its signature: the token came straight from the token
+/// endpoint, and the subject is only recorded, never trusted for a
+/// decision (OpenID Connect Core 3.1.3.7 allows TLS in place of the
+/// signature for tokens received this way).
+pub fn jwt_subject(token: &str) -> Option<String> {
+    use base64::Engine;
+    let mut parts = token.split('.');
+    let (_, payload, _) = (parts.next()?, parts.next()?, parts.next()?);
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims["sub"]
+        .as_str()
+        .filter(|s| !s.is_empty() && s.len() <= 256)
+        .map(str::to_string)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -923,6 +971,7 @@ mod tests {
             resource: "https://mcp.example/mcp".into(),
             client_id: "c".into(),
             obtained_at: now_secs(),
+            subject: None,
         }
     }
 

@@ -30,16 +30,14 @@ pub fn run(paths: &Paths, args: AddArgs) -> Result<u8> {
     let mut table = Table::new();
     if let Some(url) = &args.url {
         table.insert("url", value(url.as_str()));
-        if !args.headers.is_empty() {
-            let mut headers = InlineTable::new();
-            for h in &args.headers {
-                let (k, v) = h.split_once(':').ok_or_else(|| {
-                    UserError::new(format!("--header \"{h}\" is not of the form 'Name: value'"))
-                })?;
-                headers.insert(k.trim(), v.trim().into());
-            }
-            table.insert("headers", value(headers));
+        let mut headers = std::collections::BTreeMap::new();
+        for h in &args.headers {
+            let (k, v) = h.split_once(':').ok_or_else(|| {
+                UserError::new(format!("--header \"{h}\" is not of the form 'Name: value'"))
+            })?;
+            headers.insert(k.trim().to_string(), v.trim().to_string());
         }
+        insert_map(&mut table, "headers", &headers);
     } else {
         table.insert("command", value(args.command[0].as_str()));
         let mut list = Array::new();
@@ -48,16 +46,14 @@ pub fn run(paths: &Paths, args: AddArgs) -> Result<u8> {
         }
         table.insert("args", value(list));
     }
-    if !args.env.is_empty() {
-        let mut env = InlineTable::new();
-        for e in &args.env {
-            let (k, v) = e.split_once('=').ok_or_else(|| {
-                UserError::new(format!("--env \"{e}\" is not of the form NAME=VALUE"))
-            })?;
-            env.insert(k, v.into());
-        }
-        table.insert("env", value(env));
+    let mut env = std::collections::BTreeMap::new();
+    for e in &args.env {
+        let (k, v) = e.split_once('=').ok_or_else(|| {
+            UserError::new(format!("--env \"{e}\" is not of the form NAME=VALUE"))
+        })?;
+        env.insert(k.to_string(), v.to_string());
     }
+    insert_map(&mut table, "env", &env);
     if let Some(cwd) = &args.cwd {
         table.insert("cwd", value(cwd.display().to_string()));
     }
@@ -73,15 +69,7 @@ pub fn run(paths: &Paths, args: AddArgs) -> Result<u8> {
     let path = &paths.config_file;
     let mut replaced = false;
     config::edit(path, |doc| {
-        let servers = doc
-            .entry("servers")
-            .or_insert_with(|| {
-                let mut t = Table::new();
-                t.set_implicit(true);
-                Item::Table(t)
-            })
-            .as_table_mut()
-            .ok_or_else(|| UserError::new(format!("{}: servers is not a table", path.display())))?;
+        let servers = config::servers_table(doc, path)?;
         if servers.contains_key(&args.name) {
             if !args.force {
                 return Err(UserError::new(format!(
@@ -107,4 +95,16 @@ pub fn run(paths: &Paths, args: AddArgs) -> Result<u8> {
         "Running `toolgate serve` processes pick it up when restarted; `toolgate tools` lists its tools now.",
     );
     Ok(exit::OK)
+}
+
+/// Sets `key` to an inline table of `map` (nothing when it is empty).
+pub fn insert_map(table: &mut Table, key: &str, map: &std::collections::BTreeMap<String, String>) {
+    if map.is_empty() {
+        return;
+    }
+    let mut inline = InlineTable::new();
+    for (k, v) in map {
+        inline.insert(k, v.as_str().into());
+    }
+    table.insert(key, value(inline));
 }

@@ -43,6 +43,7 @@ pub fn run(paths: &Paths, args: ApproveArgs) -> Result<u8> {
             "toolgate approve needs an interactive terminal: approvals are answered by a person. \
              Scripts can read the held calls with toolgate approve --list --json.",
         )
+        .hint("run it in a terminal; a script answers one call with toolgate approve ID --allow (or --deny)")
         .into());
     }
     rt.block_on(ui(dir))?;

@@ -58,10 +58,13 @@ pub fn run(paths: &Paths, cmd: AuditCommand) -> Result<u8> {
 
 /// The device key, from the keychain (made there on first use).
 fn device_key() -> Result<crate::audit::sign::DeviceKey, crate::error::UserError> {
-    let vault = crate::secrets::vault()
-        .ok_or_else(|| crate::error::UserError::new("no keychain is set up"))?;
+    let vault = crate::secrets::vault().ok_or_else(|| {
+        crate::error::UserError::new("no keychain is set up")
+            .hint("`toolgate doctor` checks the keychain")
+    })?;
     crate::audit::sign::load_or_create(&vault).map_err(|e| {
         crate::error::UserError::new(format!("could not get this device's audit key: {e}"))
+            .hint("the key lives in the OS keychain: `toolgate doctor` checks it")
     })
 }
 
@@ -428,8 +431,10 @@ fn status(paths: &Paths, settings: &crate::config::AuditSettings, as_json: bool)
 fn since_time(since: Option<&str>) -> Result<String> {
     Ok(match since {
         Some(d) => {
-            let d = crate::util::parse_duration(d)
-                .map_err(|e| crate::error::UserError::new(format!("--since: {e}")))?;
+            let d = crate::util::parse_duration(d).map_err(|e| {
+                crate::error::UserError::new(format!("--since: {e}"))
+                    .hint("a duration back from now, such as --since 30m, 2h or 7d")
+            })?;
             let micros = (crate::policy::limits::now_ms() - d.as_millis() as i64) * 1000;
             crate::audit::rfc3339_micros(micros)
         }

@@ -16,6 +16,7 @@ use crate::auth::{FlowLock, LoginRequest, Logins, now_secs};
 use crate::cli::{AuthStatusArgs, LoginArgs, LogoutArgs};
 use crate::config::{Config, Paths, ServerConfig};
 use crate::error::{UserError, exit};
+use crate::progress::Spinner;
 use crate::secrets::Vault;
 
 fn remote<'a>(config: &'a Config, name: &str) -> Result<(&'a ServerConfig, reqwest::Url)> {
@@ -35,8 +36,10 @@ fn remote<'a>(config: &'a Config, name: &str) -> Result<(&'a ServerConfig, reqwe
         ))
         .into());
     };
-    let url = reqwest::Url::parse(url)
-        .map_err(|e| UserError::new(format!("servers.{name}.url is invalid: {e}")))?;
+    let url = reqwest::Url::parse(url).map_err(|e| {
+        UserError::new(format!("servers.{name}.url is invalid: {e}"))
+            .hint(format!("fix servers.{name}.url in config.toml: the server's MCP endpoint, such as https://example.com/mcp"))
+    })?;
     Ok((server, url))
 }
 
@@ -49,7 +52,7 @@ pub fn login(paths: &Paths, args: LoginArgs) -> Result<u8> {
     let config = super::load(paths)?.config;
     let (server, url) = remote(&config, &args.name)?;
     let timeout = crate::util::parse_duration(&args.timeout)
-        .map_err(|e| UserError::new(format!("--timeout: {e}")))?;
+        .map_err(|e| UserError::new(format!("--timeout: {e}")).hint("such as --timeout 10m"))?;
     let vault = vault(paths, &config);
     vault.keychain()?;
     let logins = Logins {
@@ -71,7 +74,12 @@ pub fn login(paths: &Paths, args: LoginArgs) -> Result<u8> {
         .ok()
         .flatten()
         .map(|(_, t)| t.access_token);
+    let waiting = Spinner::start(format!(
+        "Waiting for another toolgate's login to \"{}\" to finish",
+        args.name
+    ));
     let _lock = FlowLock::acquire(paths, &args.name).map_err(UserError::problem)?;
+    waiting.finish();
     if let Ok(Some((rec, tokens))) = logins.load(&args.name)
         && before.as_ref() != Some(&tokens.access_token)
         && !tokens.expiring()
@@ -88,7 +96,15 @@ pub fn login(paths: &Paths, args: LoginArgs) -> Result<u8> {
         .flatten()
         .and_then(|r| r.scope);
     let rt = super::runtime()?;
-    let tell = |text: &str| super::say(text);
+    let spinner = Spinner::start(format!("Asking \"{}\" how to log in", args.name));
+    let tell = |text: &str| spinner.say(text);
+    let on_url = |_: &str| {
+        spinner.set_message(if args.no_browser {
+            "Waiting for the login at the URL above"
+        } else {
+            "Waiting for the login in the browser"
+        })
+    };
     let tokens = rt
         .block_on(crate::auth::login(
             &logins,
@@ -108,11 +124,18 @@ pub fn login(paths: &Paths, args: LoginArgs) -> Result<u8> {
                     timeout
                 },
                 tell: &tell,
-                on_url: None,
+                on_url: Some(&on_url),
             },
             previous.as_deref(),
         ))
-        .map_err(|e| UserError::problem(format!("could not log in to \"{}\": {e}", args.name)))?;
+        .map_err(|e| {
+            UserError::problem(format!("could not log in to \"{}\": {e}", args.name)).hint(format!(
+                "run `toolgate login {}` again (--timeout 10m gives more time, --no-browser prints the URL to open yourself); TOOLGATE_LOG=debug shows each step",
+                args.name
+            ))
+        });
+    spinner.finish();
+    let tokens = tokens?;
     super::say(&format!(
         "Logged in to \"{}\" (issuer {}, scopes: {}). The tokens are in {}.",
         args.name,
@@ -125,6 +148,7 @@ pub fn login(paths: &Paths, args: LoginArgs) -> Result<u8> {
         &config.audit,
         "login",
         Some(&args.name),
+        tokens.subject.clone(),
         serde_json::json!({"issuer": tokens.issuer, "scope": tokens.scope}),
     );
     Ok(exit::OK)
@@ -179,6 +203,7 @@ pub fn logout(paths: &Paths, args: LogoutArgs) -> Result<u8> {
         &config.audit,
         "logout",
         Some(&args.name),
+        loaded.and_then(|(_, t)| t.subject),
         serde_json::json!({}),
     );
     Ok(exit::OK)

@@ -18,7 +18,9 @@ pub fn run(paths: &Paths, args: CallArgs) -> Result<u8> {
             .hint("pass an object, such as --args '{\"timezone\":\"UTC\"}'")
     })?;
     if !arguments.is_object() {
-        return Err(UserError::new("--args must be a JSON object").into());
+        return Err(UserError::new("--args must be a JSON object")
+            .hint("pass an object, such as --args '{\"timezone\":\"UTC\"}'")
+            .into());
     }
     // Start only the servers whose prefix the name carries (and unprefixed
     // ones); all of them when none matches.
@@ -128,7 +130,11 @@ async fn call(
     }
     let live = up
         .live()
-        .ok_or_else(|| UserError::problem(up.unavailable_reason()))?;
+        .ok_or_else(|| {
+            UserError::problem(up.unavailable_reason()).hint(
+                "`toolgate servers` shows each server's state and last error; `toolgate doctor` says what to fix",
+            )
+        })?;
     let params = serde_json::json!({ "name": target.original, "arguments": arguments }).to_string();
     let reply = live
         .conn
@@ -142,13 +148,21 @@ async fn call(
         .await;
     match reply {
         Ok(raw) => Ok(serde_json::from_str(raw.get())?),
-        Err(e @ CallError::Rpc(_)) => {
-            Err(UserError::problem(describe_call_error(&up.name, "tools/call", &e)).into())
-        }
+        Err(e @ CallError::Rpc(_)) => Err(UserError::problem(describe_call_error(
+            &up.name,
+            "tools/call",
+            &e,
+        ))
+        .hint("check the arguments against the tool's inputSchema (`toolgate tools --json` lists it)")
+        .into()),
         Err(e) => Err(UserError::problem(describe_call_error(
             &up.name,
             &format!("the call to {}", target.original),
             &e,
+        ))
+        .hint(format!(
+            "`toolgate servers` shows the server's state; a slow tool may need a longer servers.{}.timeout",
+            up.name
         ))
         .into()),
     }

@@ -9,8 +9,9 @@
 //! JSON shape (version 1): `{"version":1,"ok","checks":[{"area","name",
 //! "status","detail","hint"}]}`.
 //!
-//! Not checked yet: the IDE clients' own configs (that comes with `toolgate
-//! install`); the check says so.
+//! Clients: each IDE or agent whose configuration is found here (user
+//! level, and the current folder's project-level files) is checked: does it
+//! run this toolgate, and which of its servers bypass it.
 
 use anyhow::Result;
 use serde::Serialize;
@@ -99,12 +100,7 @@ pub fn run(paths: &Paths, args: DoctorArgs) -> Result<u8> {
             check_rest(paths, &loaded.config, &mut checks)?;
         }
     }
-    checks.push(Check::new(
-        "clients",
-        "IDE configurations",
-        "skipped",
-        "not checked yet: toolgate install, which writes them, is not built",
-    ));
+    check_clients(&mut checks);
     let ok = !checks.iter().any(|c| c.status == FAIL);
     if args.json {
         super::out(&serde_json::to_string_pretty(&json!({
@@ -145,15 +141,23 @@ fn check_rest(paths: &Paths, user: &Config, checks: &mut Vec<Check>) -> Result<(
         crate::profile::registry::State::Unmanaged => {
             Check::new("profile", "org profile", UNSET, "no registry is configured")
         }
-        crate::profile::registry::State::Active(a) => Check::new(
-            "profile",
-            "org profile",
-            OK,
-            format!(
-                "{} serial {}, expires {}",
-                a.profile.org, a.profile.serial, a.profile.expires
-            ),
-        ),
+        crate::profile::registry::State::Active(a) => {
+            let meta = crate::profile::registry::Cache::new(paths).meta();
+            Check::new(
+                "profile",
+                "org profile",
+                OK,
+                format!(
+                    "{} serial {}, signature by key {} verified, expires {}, last pull {} ({})",
+                    a.profile.org,
+                    a.profile.serial,
+                    a.key_id,
+                    a.profile.expires,
+                    meta.last_pull_at.as_deref().unwrap_or("never"),
+                    meta.last_pull_result.as_deref().unwrap_or("-"),
+                ),
+            )
+        }
         crate::profile::registry::State::Missing(why) => {
             Check::new("profile", "org profile", FAIL, why.clone())
                 .hint("run `toolgate profile pull`; `toolgate profile status` says more")
@@ -197,21 +201,43 @@ fn check_rest(paths: &Paths, user: &Config, checks: &mut Vec<Check>) -> Result<(
             "no servers configured",
         ));
     }
-    for row in super::servers::rows(paths, &config)? {
+    // The slow part (each server starting): a spinner, on a terminal.
+    let spinner = crate::progress::Spinner::start(format!(
+        "Starting {} server(s) to check them",
+        config.servers.len()
+    ));
+    let rows = super::servers::rows(paths, &config);
+    spinner.finish();
+    for row in rows? {
         let name = row["name"].as_str().unwrap_or("").to_owned();
         let target = row["target"].as_str().unwrap_or("").to_owned();
         checks.push(match row["state"].as_str() {
-            Some("ready") => Check::new(
-                "upstreams",
-                name,
-                OK,
-                format!(
+            Some("ready") => {
+                let mut detail = format!(
                     "{} tool(s), initialize in {} ms, protocol {}",
                     row["tools"].as_u64().unwrap_or(0),
                     row["startup_ms"].as_u64().unwrap_or(0),
                     row["protocol_version"].as_str().unwrap_or("?")
-                ),
-            ),
+                );
+                let drifted: Vec<&str> = row["pins"]["drifted"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+                    .unwrap_or_default();
+                if row["pins"].is_object() {
+                    detail.push_str(&format!(
+                        ", {} pinned tool(s) match",
+                        row["pins"]["pinned"].as_u64().unwrap_or(0)
+                    ));
+                }
+                if drifted.is_empty() {
+                    Check::new("upstreams", name, OK, detail)
+                } else {
+                    detail.push_str(&format!(", drifted from their pins: {}", drifted.join(", ")));
+                    Check::new("upstreams", name, WARN, detail).hint(
+                        "drifted tools are hidden and refused; the org's admin re-pins them (toolgate profile pin) once the change is reviewed",
+                    )
+                }
+            }
             Some("disabled") => Check::new("upstreams", name, UNSET, "disabled in config.toml"),
             Some("needs_login") => Check::new(
                 "upstreams",
@@ -300,4 +326,125 @@ fn check_rest(paths: &Paths, user: &Config, checks: &mut Vec<Check>) -> Result<(
         }
     }
     Ok(())
+}
+
+/// One check per client found: does its configuration run this toolgate,
+/// and which servers bypass it.
+fn check_clients(checks: &mut Vec<Check>) {
+    use super::install::{found, is_toolgate, read_optional};
+    use crate::clients::Client;
+    let me = std::env::current_exe().and_then(|p| p.canonicalize()).ok();
+    let cwd = std::env::current_dir().ok();
+    let mut files = Vec::new();
+    for client in Client::ALL {
+        if found(client, None)
+            && let Ok(path) = client.config_path(None)
+        {
+            files.push((client, path));
+        }
+        if let (true, Some(dir)) = (client.has_project_scope(), &cwd)
+            && let Ok(path) = client.config_path(Some(dir))
+            && path.is_file()
+            && !files.iter().any(|(_, p)| p == &path)
+        {
+            files.push((client, path));
+        }
+    }
+    if files.is_empty() {
+        checks.push(Check::new(
+            "clients",
+            "IDE configurations",
+            UNSET,
+            "no MCP client's configuration found on this machine",
+        ).hint("toolgate install CLIENT writes toolgate into one (cursor, claude-code, vscode, ...)"));
+        return;
+    }
+    for (client, path) in files {
+        let name = format!("{} ({})", client.display_name(), path.display());
+        let text = match read_optional(&path) {
+            Ok(Some(t)) => t,
+            Ok(None) => {
+                checks.push(
+                    Check::new("clients", name, UNSET, "no MCP configuration yet")
+                        .hint(format!("toolgate install {}", client.name())),
+                );
+                continue;
+            }
+            Err(e) => {
+                checks.push(Check::new("clients", name, FAIL, format!("{e:#}")));
+                continue;
+            }
+        };
+        let servers = match crate::clients::read_servers(client, &text) {
+            Ok(s) => s,
+            Err(e) => {
+                checks.push(
+                    Check::new("clients", name, FAIL, format!("{e:#}"))
+                        .hint("fix the file: the client cannot read it either"),
+                );
+                continue;
+            }
+        };
+        let (ours, others): (Vec<_>, Vec<_>) = servers.iter().partition(|(_, e)| is_toolgate(e));
+        let bypass: Vec<&str> = others
+            .iter()
+            .filter(|(_, e)| !e.disabled)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        let mut check = match ours.first() {
+            None => Check::new("clients", name, UNSET, "toolgate is not installed here")
+                .hint(format!("toolgate install {}", client.name())),
+            Some((entry_name, entry)) => {
+                let cmd = entry.command.clone().unwrap_or_default();
+                let target = std::path::Path::new(&cmd).canonicalize().ok();
+                if target.is_none() {
+                    Check::new(
+                        "clients",
+                        name,
+                        FAIL,
+                        format!("entry \"{entry_name}\" runs {cmd}, which does not exist"),
+                    )
+                    .hint(format!(
+                        "toolgate install {} points it at this toolgate",
+                        client.name()
+                    ))
+                } else if target != me {
+                    Check::new(
+                        "clients",
+                        name,
+                        WARN,
+                        format!("entry \"{entry_name}\" runs another toolgate: {cmd}"),
+                    )
+                    .hint(format!(
+                        "toolgate install {} points it at this one",
+                        client.name()
+                    ))
+                } else {
+                    Check::new(
+                        "clients",
+                        name,
+                        OK,
+                        format!("entry \"{entry_name}\" runs this toolgate"),
+                    )
+                }
+            }
+        };
+        if !bypass.is_empty() && check.status != FAIL {
+            check.detail.push_str(&format!(
+                "; {} server(s) bypass toolgate: {}",
+                bypass.len(),
+                bypass.join(", ")
+            ));
+            if check.status == OK {
+                check.status = WARN;
+            }
+            if check.hint.is_none() {
+                check.hint = Some(format!(
+                    "toolgate import {} --replace puts them behind toolgate",
+                    client.name()
+                ));
+            }
+        }
+        checks.push(check);
+    }
 }

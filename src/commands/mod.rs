@@ -7,6 +7,8 @@ pub mod auth;
 pub mod call;
 pub mod completions;
 pub mod doctor;
+pub mod import;
+pub mod install;
 pub mod policy;
 pub mod profile;
 pub mod remove;
@@ -48,6 +50,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Approve(args) => approve::run(&paths, args),
         Command::Audit(cmd) => audit::run(&paths, cmd),
         Command::Doctor(args) => doctor::run(&paths, args),
+        Command::Install(args) => install::install(&paths, args),
+        Command::Uninstall(args) => install::uninstall(&paths, args),
+        Command::Import(args) => import::run(&paths, args),
     }
 }
 
@@ -136,7 +141,8 @@ pub fn out(text: &str) {
 /// Writes a message for people to stderr.
 pub fn say(text: &str) {
     use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{text}");
+    // Through the spinner's writer: a line said while one spins goes above it.
+    let _ = writeln!(crate::progress::stderr(), "{text}");
 }
 
 /// Starts the upstreams accepted by `filter` the way `serve` would (no client

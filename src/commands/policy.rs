@@ -18,7 +18,9 @@ fn resolve(config: &Config, name: &str) -> Result<(String, String)> {
     if let Some((server, tool)) = name.split_once('/') {
         if !config.servers.contains_key(server) {
             return Err(
-                UserError::new(format!("no server named \"{server}\" is configured")).into(),
+                UserError::new(format!("no server named \"{server}\" is configured"))
+                    .hint("`toolgate servers` lists the configured servers")
+                    .into(),
             );
         }
         return Ok((server.to_string(), tool.to_string()));
@@ -43,8 +45,10 @@ fn resolve(config: &Config, name: &str) -> Result<(String, String)> {
 pub fn explain(paths: &Paths, args: PolicyExplainArgs) -> Result<u8> {
     let _guard = crate::logging::init(paths, false, "warn");
     let config = super::load(paths)?.config;
-    let arguments: Value = serde_json::from_str(&args.args)
-        .map_err(|e| UserError::new(format!("--args is not valid JSON: {e}")))?;
+    let arguments: Value = serde_json::from_str(&args.args).map_err(|e| {
+        UserError::new(format!("--args is not valid JSON: {e}"))
+            .hint("pass an object, such as --args '{\"path\":\"/tmp/notes.txt\"}'")
+    })?;
     let (server, tool) = resolve(&config, &args.tool)?;
     let Some(policy) = crate::policy::current() else {
         super::say(

@@ -4,6 +4,30 @@
 //! "missing"|"unmanaged","reason","org","serial","issued","expires",
 //! "key_id","source","managed","last_pull_at","last_pull_result","warning"}`
 //! (`managed`: the org-managed settings file in effect, or null).
+//!
+//! `pull --json` (version 1): `{"version":1,"ok","result":"updated"|
+//! "unchanged"|"failed","serial","key_id","error","status":STATUS}`, where
+//! `serial` is the profile's serial after the pull (null when none),
+//! `key_id` the key that signed it where the pull verified a new one,
+//! `error` why a failed pull failed, and `status` is what `status --json`
+//! prints after the pull. Exit 1 when it failed (the error, with its hint,
+//! on stderr too).
+//!
+//! `show --json` (version 1): `{"version":1,"state","reason","key_id",
+//! "source","profile":OBJECT|null,"text":TOML|null}`: `state` and `reason`
+//! as in `status --json`, `profile` the verified profile in force as JSON
+//! (its TOML keys), `text` its exact signed text. Exit 1 when `state` is
+//! `missing`.
+//!
+//! `lint --json` (version 1): `{"version":1,"file","ok","errors":[TEXT],
+//! "warnings":[TEXT]}`. Errors stop signing, warnings do not; exit 1 on
+//! an error.
+//!
+//! `verify --json` (version 1): `{"version":1,"file","signature","ok",
+//! "error","key_id","org","serial","issued","expires","expired"}`: `ok` is
+//! a good signature by a trusted key on a valid profile that has not
+//! expired; otherwise `error` says why (fields it could not learn are
+//! null) and the exit status is 1.
 
 use std::path::{Path, PathBuf};
 
@@ -11,14 +35,15 @@ use anyhow::Result;
 use serde_json::json;
 
 use crate::cli::{
-    ProfileCommand, ProfileFileArgs, ProfileKeygenArgs, ProfileSignArgs, ProfileStatusArgs,
-    ProfileVerifyArgs,
+    ProfileCommand, ProfileFileArgs, ProfileKeygenArgs, ProfileLintArgs, ProfileSignArgs,
+    ProfileStatusArgs, ProfileVerifyArgs,
 };
 use crate::config::Paths;
 use crate::error::{UserError, exit};
 use crate::profile::registry::{self, Cache, State};
 use crate::profile::sign::{self, TrustedKey};
 use crate::profile::{PersonalServers, Profile, UnpinnedTools};
+use crate::progress::Spinner;
 
 pub fn run(paths: &Paths, cmd: ProfileCommand) -> Result<u8> {
     let _guard = crate::logging::init(paths, false, "warn");
@@ -27,16 +52,20 @@ pub fn run(paths: &Paths, cmd: ProfileCommand) -> Result<u8> {
         ProfileCommand::Pin(a) => pin(paths, a),
         ProfileCommand::Lint(a) => lint(a),
         ProfileCommand::Sign(a) => sign_file(a),
-        ProfileCommand::Pull => pull(paths),
+        ProfileCommand::Pull(a) => pull(paths, a.json),
         ProfileCommand::Status(a) => status(paths, a),
-        ProfileCommand::Show => show(paths),
+        ProfileCommand::Show(a) => show(paths, a.json),
         ProfileCommand::Verify(a) => verify(paths, a),
     }
 }
 
 fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path)
-        .map_err(|e| UserError::new(format!("could not read {}: {e}", path.display())).into())
+    std::fs::read_to_string(path).map_err(|e| unreadable(path, e).into())
+}
+
+fn unreadable(path: &Path, e: std::io::Error) -> UserError {
+    UserError::new(format!("could not read {}: {e}", path.display()))
+        .hint("check the path, and that you may read the file")
 }
 
 /// A password: TOOLGATE_KEY_PASSWORD, else asked on the terminal.
@@ -55,7 +84,9 @@ fn password(prompt: &str, twice: bool) -> Result<String> {
     if twice {
         let second = super::secret::ask_hidden("The same password again: ")?;
         if first != second {
-            return Err(UserError::new("the passwords differ; nothing was written").into());
+            return Err(UserError::new("the passwords differ; nothing was written")
+                .hint("run it again and type the same password twice")
+                .into());
         }
     }
     if first.is_empty() {
@@ -106,8 +137,11 @@ fn sign_file(a: ProfileSignArgs) -> Result<u8> {
             .hint("fix it (toolgate profile lint shows every problem); nothing was signed")
     })?;
     let sk = read(&a.key)?;
-    let encrypted = sign::secret_key_encrypted(&sk)
-        .map_err(|e| UserError::new(format!("{}: {e}", a.key.display())))?;
+    let encrypted = sign::secret_key_encrypted(&sk).map_err(|e| {
+        UserError::new(format!("{}: {e}", a.key.display())).hint(
+            "--key takes the secret key made by `toolgate profile keygen` or `minisign -G`, not the .pub file",
+        )
+    })?;
     let pw = if encrypted {
         Some(password("Password of the secret key: ", false)?)
     } else {
@@ -214,9 +248,24 @@ fn lint_text(text: &str) -> (Vec<String>, Vec<String>) {
     (errors, warnings)
 }
 
-fn lint(a: ProfileFileArgs) -> Result<u8> {
+fn lint(a: ProfileLintArgs) -> Result<u8> {
     let text = read(&a.file)?;
     let (errors, warnings) = lint_text(&text);
+    let code = if errors.is_empty() {
+        exit::OK
+    } else {
+        exit::PROBLEM
+    };
+    if a.json {
+        super::out(&serde_json::to_string_pretty(&json!({
+            "version": 1,
+            "file": a.file.display().to_string(),
+            "ok": errors.is_empty(),
+            "errors": errors,
+            "warnings": warnings,
+        }))?);
+        return Ok(code);
+    }
     let mut out = String::new();
     for e in &errors {
         out.push_str(&format!("error: {e}\n"));
@@ -228,11 +277,7 @@ fn lint(a: ProfileFileArgs) -> Result<u8> {
         out.push_str("ok\n");
     }
     super::out(&out);
-    Ok(if errors.is_empty() {
-        exit::OK
-    } else {
-        exit::PROBLEM
-    })
+    Ok(code)
 }
 
 fn pin(paths: &Paths, a: ProfileFileArgs) -> Result<u8> {
@@ -243,6 +288,7 @@ fn pin(paths: &Paths, a: ProfileFileArgs) -> Result<u8> {
             a.file.display(),
             e.to_string().trim_end()
         ))
+        .hint("fix the line shown above (toolgate profile lint shows every problem); nothing was pinned")
     })?;
     // The admin's own secrets (for servers that need keys to start).
     let _ = super::load_user(paths);
@@ -252,6 +298,10 @@ fn pin(paths: &Paths, a: ProfileFileArgs) -> Result<u8> {
     }
     config.serve.list_wait = crate::util::ConfigDuration(std::time::Duration::from_secs(60));
     let rt = super::runtime()?;
+    let spinner = Spinner::start(format!(
+        "Starting {} server(s) to pin their tools",
+        config.servers.len()
+    ));
     let found = rt.block_on(async {
         let manager = super::connect(&config, |_| true).await;
         let found: Vec<_> = manager
@@ -270,6 +320,7 @@ fn pin(paths: &Paths, a: ProfileFileArgs) -> Result<u8> {
         manager.shutdown().await;
         found
     });
+    spinner.finish();
     let mut doc: toml_edit::DocumentMut = text
         .parse()
         .map_err(|e| UserError::new(format!("{}: {e}", a.file.display())))?;
@@ -315,10 +366,48 @@ fn pin(paths: &Paths, a: ProfileFileArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
-fn pull(paths: &Paths) -> Result<u8> {
+fn pull(paths: &Paths, as_json: bool) -> Result<u8> {
     let config = super::load_user(paths)?.config;
     let rt = super::runtime()?;
-    match rt.block_on(registry::pull(paths, &config)) {
+    let spinner = Spinner::start(match &config.registry.url {
+        Some(url) => format!("Pulling the profile from {url}"),
+        None => "Pulling the profile".to_string(),
+    });
+    let pulled = rt.block_on(registry::pull(paths, &config));
+    spinner.finish();
+    let failed = |e: &str| -> anyhow::Error {
+        UserError::problem(format!("the profile was not updated: {e}"))
+            .hint(if config.registry.url.is_none() {
+                "your org's toolgate admins give the [registry] url and keys to put in config.toml"
+            } else {
+                "the profile in force stays as it was (toolgate profile status)"
+            })
+            .into()
+    };
+    if as_json {
+        let (status, _) = status_doc(paths, &config);
+        let (result, serial, key_id, error) = match &pulled {
+            Ok(registry::Pulled::Updated { serial, key_id }) => {
+                ("updated", Some(*serial), Some(key_id.clone()), None)
+            }
+            Ok(registry::Pulled::Unchanged { serial }) => ("unchanged", *serial, None, None),
+            Err(e) => ("failed", status["serial"].as_u64(), None, Some(e.clone())),
+        };
+        super::out(&serde_json::to_string_pretty(&json!({
+            "version": 1,
+            "ok": error.is_none(),
+            "result": result,
+            "serial": serial,
+            "key_id": key_id,
+            "error": error,
+            "status": status,
+        }))?);
+        return match pulled {
+            Ok(_) => Ok(exit::OK),
+            Err(e) => Err(failed(&e)),
+        };
+    }
+    match pulled {
         Ok(registry::Pulled::Updated { serial, key_id }) => {
             super::say(&format!(
                 "Pulled and verified the profile: serial {serial}, signed by key {key_id}."
@@ -332,17 +421,13 @@ fn pull(paths: &Paths) -> Result<u8> {
             ));
             Ok(exit::OK)
         }
-        Err(e) => Err(
-            UserError::problem(format!("the profile was not updated: {e}"))
-                .hint("the profile in force stays as it was (toolgate profile status)")
-                .into(),
-        ),
+        Err(e) => Err(failed(&e)),
     }
 }
 
-fn status(paths: &Paths, a: ProfileStatusArgs) -> Result<u8> {
-    let config = super::load_user(paths)?.config;
-    let state = registry::load(paths, &config);
+/// What `status --json` prints, and the state it describes.
+fn status_doc(paths: &Paths, config: &crate::config::Config) -> (serde_json::Value, State) {
+    let state = registry::load(paths, config);
     let meta = Cache::new(paths).meta();
     let now = crate::auth::now_secs();
     let warn_before = config
@@ -388,6 +473,13 @@ fn status(paths: &Paths, a: ProfileStatusArgs) -> Result<u8> {
             }
         }
     }
+    (doc, state)
+}
+
+fn status(paths: &Paths, a: ProfileStatusArgs) -> Result<u8> {
+    let config = super::load_user(paths)?.config;
+    let (doc, state) = status_doc(paths, &config);
+    let meta = Cache::new(paths).meta();
     if a.json {
         super::out(&serde_json::to_string_pretty(&doc)?);
         return Ok(exit::OK);
@@ -423,31 +515,79 @@ fn status(paths: &Paths, a: ProfileStatusArgs) -> Result<u8> {
     })
 }
 
-fn show(paths: &Paths) -> Result<u8> {
+fn not_in_force(why: &str) -> anyhow::Error {
+    UserError::problem(format!("no org profile is in force: {why}"))
+        .hint("run `toolgate profile pull`; `toolgate profile status` says more")
+        .into()
+}
+
+fn show(paths: &Paths, as_json: bool) -> Result<u8> {
     let config = super::load_user(paths)?.config;
-    match registry::load(paths, &config) {
+    let state = registry::load(paths, &config);
+    let text = match &state {
         State::Active(_) => {
-            let (data, _) = Cache::new(paths)
-                .files()
-                .ok_or_else(|| UserError::problem("the cached profile is gone"))?;
-            super::out(&String::from_utf8_lossy(&data));
+            let (data, _) = Cache::new(paths).files().ok_or_else(|| {
+                UserError::problem("the cached profile is gone")
+                    .hint("run `toolgate profile pull` to fetch it again")
+            })?;
+            Some(String::from_utf8_lossy(&data).into_owned())
+        }
+        _ => None,
+    };
+    if as_json {
+        let mut doc = json!({
+            "version": 1,
+            "state": null, "reason": null, "key_id": null, "source": null,
+            "profile": null, "text": text,
+        });
+        match &state {
+            State::Unmanaged => doc["state"] = "unmanaged".into(),
+            State::Missing(why) => {
+                doc["state"] = "missing".into();
+                doc["reason"] = why.clone().into();
+            }
+            State::Active(a) => {
+                doc["state"] = "active".into();
+                doc["key_id"] = a.key_id.clone().into();
+                doc["source"] = a.source.clone().into();
+                doc["profile"] = serde_json::to_value(&a.profile)?;
+            }
+        }
+        super::out(&serde_json::to_string_pretty(&doc)?);
+        return Ok(match state {
+            State::Missing(_) => exit::PROBLEM,
+            _ => exit::OK,
+        });
+    }
+    match (state, text) {
+        (State::Active(_), Some(text)) => {
+            super::out(&text);
             Ok(exit::OK)
         }
-        State::Unmanaged => {
+        (State::Missing(why), _) => Err(not_in_force(&why)),
+        _ => {
             super::say("No org profile: no [registry] is configured.");
             Ok(exit::OK)
-        }
-        State::Missing(why) => {
-            Err(UserError::problem(format!("no org profile is in force: {why}")).into())
         }
     }
 }
 
 fn verify(paths: &Paths, a: ProfileVerifyArgs) -> Result<u8> {
-    let data = std::fs::read(&a.file)
-        .map_err(|e| UserError::new(format!("could not read {}: {e}", a.file.display())))?;
+    let data = std::fs::read(&a.file).map_err(|e| unreadable(&a.file, e))?;
     let sig_file = a.sig.clone().unwrap_or_else(|| sig_path(&a.file));
-    let sig = read(&sig_file)?;
+    let sig = read(&sig_file).map_err(|e| {
+        if a.sig.is_none() && !sig_file.exists() {
+            UserError::new(format!(
+                "{} has no signature beside it ({} does not exist)",
+                a.file.display(),
+                sig_file.display()
+            ))
+            .hint("sign it with `toolgate profile sign`, or name the signature with --sig")
+            .into()
+        } else {
+            e
+        }
+    })?;
     let keys = match &a.key {
         Some(k) => {
             let text = if Path::new(k).exists() {
@@ -455,31 +595,78 @@ fn verify(paths: &Paths, a: ProfileVerifyArgs) -> Result<u8> {
             } else {
                 k.clone()
             };
-            vec![TrustedKey::parse(&text).map_err(UserError::new)?]
+            vec![TrustedKey::parse(&text).map_err(|e| {
+                UserError::new(e).hint(
+                    "--key takes a public key: the base64 line `toolgate profile keygen` printed, or its .pub file",
+                )
+            })?]
         }
         None => {
             let config = super::load_user(paths)?.config;
-            registry::trusted_keys(&config.registry, &Cache::new(paths).meta())
-                .map_err(UserError::new)?
+            registry::trusted_keys(&config.registry, &Cache::new(paths).meta()).map_err(|e| {
+                UserError::new(e).hint("fix [registry] keys in config.toml, or pass --key")
+            })?
         }
     };
     if keys.is_empty() {
         return Err(UserError::new(
             "no trusted keys: set [registry] keys in config.toml, or pass --key",
         )
+        .hint("toolgate profile verify FILE --key org.pub")
         .into());
     }
-    let verified = sign::verify(&data, &sig, &keys)
-        .map_err(|e| UserError::problem(format!("{}: {e}", a.file.display())))?;
-    let text =
-        std::str::from_utf8(&data).map_err(|_| UserError::problem("the profile is not UTF-8"))?;
-    let profile = Profile::parse(text).map_err(|e| {
-        UserError::problem(format!(
-            "{}: the signature is good, but {e}",
-            a.file.display()
-        ))
-    })?;
+    let mut doc = json!({
+        "version": 1,
+        "file": a.file.display().to_string(),
+        "signature": sig_file.display().to_string(),
+        "ok": false, "error": null, "key_id": null, "org": null, "serial": null,
+        "issued": null, "expires": null, "expired": null,
+    });
+    let checked = sign::verify(&data, &sig, &keys)
+        .map_err(|e| {
+            UserError::problem(format!("{}: {e}", a.file.display())).hint(
+                "the signature must be made over exactly this file with a trusted key (toolgate profile sign); --key names another key to trust",
+            )
+        })
+        .and_then(|verified| {
+            doc["key_id"] = verified.key_id.clone().into();
+            let text = std::str::from_utf8(&data).map_err(|_| {
+                UserError::problem("the profile is not UTF-8")
+                    .hint("the signer must save it as UTF-8 and sign it again")
+            })?;
+            let profile = Profile::parse(text).map_err(|e| {
+                UserError::problem(format!(
+                    "{}: the signature is good, but {e}",
+                    a.file.display()
+                ))
+                .hint("the signer must fix it (toolgate profile lint) and sign it again")
+            })?;
+            Ok((verified, profile))
+        });
+    let (verified, profile) = match checked {
+        Ok(v) => v,
+        Err(e) => {
+            if a.json {
+                doc["error"] = e.message.clone().into();
+                super::out(&serde_json::to_string_pretty(&doc)?);
+            }
+            return Err(e.into());
+        }
+    };
     let expired = !profile.in_force(crate::auth::now_secs());
+    if a.json {
+        doc["ok"] = (!expired).into();
+        doc["org"] = profile.org.clone().into();
+        doc["serial"] = profile.serial.into();
+        doc["issued"] = profile.issued.clone().into();
+        doc["expires"] = profile.expires.clone().into();
+        doc["expired"] = expired.into();
+        if expired {
+            doc["error"] = format!("it expired at {}", profile.expires).into();
+        }
+        super::out(&serde_json::to_string_pretty(&doc)?);
+        return Ok(if expired { exit::PROBLEM } else { exit::OK });
+    }
     super::say(&format!(
         "Good signature by key {} on the profile of {} (serial {}, expires {}){}.",
         verified.key_id,

@@ -14,6 +14,7 @@ pub fn run(paths: &Paths, args: RemoveArgs) -> Result<u8> {
             path.display(),
             args.name
         ))
+        .hint("`toolgate servers` lists the servers in effect; `toolgate add NAME -- COMMAND` adds one")
         .into());
     }
     config::edit(path, |doc| {

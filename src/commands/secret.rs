@@ -38,7 +38,8 @@ fn check_name(scope: &str, name: &str) -> Result<(), UserError> {
         if !refs::valid_part(v) {
             return Err(UserError::new(format!(
                 "\"{v}\" is not a valid secret {what}: use up to 64 letters, digits, '_', '-' or '.'"
-            )));
+            ))
+            .hint("such as: toolgate secret set brave BRAVE_API_KEY"));
         }
     }
     Ok(())

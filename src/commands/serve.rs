@@ -45,6 +45,7 @@ pub fn run(paths: &Paths, args: ServeArgs) -> Result<u8> {
         let fsync = audit.durability == crate::config::Durability::Fsync;
         match crate::audit::Writer::start(&trail, fsync, audit.checkpoint_every) {
             Ok(w) => {
+                w.set_fail_open(audit.fails_open());
                 // Checkpoints are signed with the device key, read from the
                 // keychain in the background.
                 let signer = match crate::secrets::vault() {
@@ -72,11 +73,16 @@ pub fn run(paths: &Paths, args: ServeArgs) -> Result<u8> {
                 );
             }
             Err(e) => {
-                tracing::error!("{e:#}; calls are denied until the audit trail can be written");
-                crate::audit::writer::install(crate::audit::Writer::broken(
-                    &trail,
-                    format!("{e:#}"),
-                ));
+                let broken = crate::audit::Writer::broken(&trail, format!("{e:#}"));
+                if audit.fails_open() {
+                    tracing::warn!(
+                        "{e:#}; calls go on unrecorded (on_failure = \"continue\"): run `toolgate doctor`"
+                    );
+                    broken.set_fail_open(true);
+                } else {
+                    tracing::error!("{e:#}; calls are denied until the audit trail can be written");
+                }
+                crate::audit::writer::install(broken);
             }
         }
     }

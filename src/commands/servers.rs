@@ -4,8 +4,10 @@
 //!
 //! JSON shape (version 1):
 //! `{"version":1,"config":PATH|null,"servers":[{"name","transport","enabled",
-//! "state","tools","protocol_version","startup_ms","target","error"}]}`
-//! where `state` is one of `ready`, `failed`, `disabled`; `target` is the
+//! "pins","state","tools","protocol_version","startup_ms","target","error"}]}`
+//! where `pins` is, where an org profile pins the server's tools,
+//! `{"pinned","drifted":[TOOL...],"unpinned"}` (else null); `state` is one of
+//! `ready`, `failed`, `disabled`; `target` is the
 //! command line or URL; `serve` is what a running or past `toolgate serve`
 //! last recorded for that server, `{"state","last_error","at"}`, or null.
 
@@ -93,8 +95,26 @@ pub fn rows(paths: &Paths, config: &crate::config::Config) -> Result<Vec<serde_j
                     (None, Some(url)) => url.clone(),
                     _ => String::new(),
                 };
+                // Where a profile pins this server's tools: how many match.
+                let gov = crate::profile::govern::current();
+                let pins = live.as_ref().and_then(|_| {
+                    let tools = u.tools();
+                    let mut pinned = 0;
+                    let mut drifted = Vec::new();
+                    let mut unpinned = 0;
+                    for t in tools.iter() {
+                        match gov.tool_state(&u.name, &t.name, t.raw.get()) {
+                            crate::profile::govern::ToolState::Drifted(_) => drifted.push(t.name.clone()),
+                            _ if gov.pin_of(&u.name, &t.name).is_some() => pinned += 1,
+                            _ => unpinned += 1,
+                        }
+                    }
+                    (pinned + drifted.len() > 0)
+                        .then(|| json!({"pinned": pinned, "drifted": drifted, "unpinned": unpinned}))
+                });
                 json!({
                     "name": &*u.name,
+                    "pins": pins,
                     "transport": u.config.transport_label(),
                     "enabled": u.config.enabled(),
                     "state": match state { State::Restarting { .. } | State::Starting | State::Idle if u.config.enabled() => "failed", ref s => s.label() },

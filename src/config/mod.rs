@@ -99,10 +99,16 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuditSettings {
-    /// Record every call and governance event in `STATE/audit.db`. Off by
-    /// default for now: committing a record before each answer costs
-    /// about 0.1 ms per call on a small VM, above the target of 20 µs.
+    /// Record every call and governance event in `STATE/audit.db` (default
+    /// `true`).
     pub enabled: bool,
+    /// What a call does when its record cannot be written (a full disk, a
+    /// broken state folder): `"deny"` it (fail closed), or `"continue"`
+    /// unrecorded, the gap recorded (`audit.dropped`) once the trail works
+    /// again. Default: `"continue"` for personal use, `"deny"` where a sink
+    /// is configured; an org profile's `[audit] required = true` forces
+    /// `"deny"`.
+    pub on_failure: Option<OnFailure>,
     /// `"normal"` (default: a record survives the process being killed) or
     /// `"fsync"` (it also survives power loss; each commit waits for the
     /// disk).
@@ -138,13 +144,33 @@ pub enum AuditResults {
 impl Default for AuditSettings {
     fn default() -> Self {
         Self {
-            enabled: false,
+            enabled: true,
+            on_failure: None,
             durability: Durability::Normal,
             checkpoint_every: 1000,
             checkpoint_interval: ConfigDuration(Duration::from_secs(60)),
             sinks: BTreeMap::new(),
             spool: Default::default(),
             results: AuditResults::Omit,
+        }
+    }
+}
+
+/// `[audit] on_failure`.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum OnFailure {
+    Deny,
+    Continue,
+}
+
+impl AuditSettings {
+    /// Whether a call goes on when its record cannot be written.
+    pub fn fails_open(&self) -> bool {
+        match self.on_failure {
+            Some(OnFailure::Continue) => true,
+            Some(OnFailure::Deny) => false,
+            None => self.sinks.is_empty(),
         }
     }
 }
@@ -324,10 +350,13 @@ impl Config {
             .hint("fix the line shown above; every key is documented in the README's configuration reference")
         })?;
         config.validate().map_err(|e| {
-            let hint = e.hint.clone();
-            let mut err = UserError::new(format!("{}: {}", origin.display(), e.message));
-            err.hint = hint;
-            err
+            let hint = e.hint.clone().unwrap_or_else(|| {
+                format!(
+                    "fix it in {}; every key is documented in the README's configuration reference",
+                    origin.display()
+                )
+            });
+            UserError::new(format!("{}: {}", origin.display(), e.message)).hint(hint)
         })?;
         Ok(config)
     }
@@ -424,6 +453,8 @@ impl Config {
                 }
             }
         }
+        crate::audit::upload::check_bounds(&self.audit.sinks, Some(&self.audit.spool))
+            .map_err(UserError::new)?;
         Ok(())
     }
 
@@ -445,6 +476,7 @@ impl Config {
                     "could not read the config file {}: {e}",
                     path.display()
                 ))
+                .hint("check the file's permissions, or use another file with --config (or TOOLGATE_CONFIG)")
                 .into());
             }
         };
@@ -524,6 +556,7 @@ impl Managed {
                     "could not read the org-managed settings {}: {e}",
                     path.display()
                 ))
+                .hint("an administrator should make it readable by every user: chmod 644 it")
                 .into());
             }
         };
@@ -546,6 +579,7 @@ impl Managed {
                 path.display(),
                 e.to_string().trim_end()
             ))
+            .hint("the org's administrators must fix the line shown above; toolgate does not run without the settings they manage")
         })?;
         managed.path = path;
         Ok(Some(managed))
@@ -689,6 +723,26 @@ fn secret_name_for(key: &str) -> String {
 
 /// Edits the config file in place, keeping comments and layout, then checks
 /// the result parses before writing it (atomically, mode 0600).
+/// The `[servers]` table of a config being edited (made, implicit, when
+/// missing).
+pub fn servers_table<'a>(
+    doc: &'a mut toml_edit::DocumentMut,
+    path: &Path,
+) -> Result<&'a mut toml_edit::Table> {
+    doc.entry("servers")
+        .or_insert_with(|| {
+            let mut t = toml_edit::Table::new();
+            t.set_implicit(true);
+            toml_edit::Item::Table(t)
+        })
+        .as_table_mut()
+        .ok_or_else(|| {
+            UserError::new(format!("{}: servers is not a table", path.display()))
+                .hint("write each server as [servers.NAME]")
+                .into()
+        })
+}
+
 pub fn edit(
     path: &Path,
     change: impl FnOnce(&mut toml_edit::DocumentMut) -> Result<()>,
@@ -704,10 +758,19 @@ pub fn edit(
             path.display(),
             e.to_string().trim_end()
         ))
+        .hint("fix the line shown above by hand: toolgate edits only a file it can read back")
     })?;
     change(&mut doc)?;
     let new_text = doc.to_string();
-    Config::parse(&new_text, path)?;
+    let config = Config::parse(&new_text, path)?;
+    // The policy is compiled when a command loads it; compile it here too,
+    // so that no edit writes a config every command would then refuse.
+    if let Some(policy) = &config.policy {
+        crate::policy::Policy::new(policy.clone(), None, Vec::new()).map_err(|e| {
+            UserError::new(format!("{}: the [policy] is invalid: {e}", path.display()))
+                .hint("fix [policy] first (toolgate policy explain shows what it decides); nothing was written")
+        })?;
+    }
     paths::write_private_file(path, new_text.as_bytes())
 }
 

@@ -287,7 +287,9 @@ fn luhn(digits: &str) -> bool {
 
 fn iban(text: &str) -> bool {
     let s: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    if !(15..=34).contains(&s.len()) {
+    // The rule's `\d` also matches other scripts' digits, which are no IBAN
+    // (and several bytes long: the cut below must fall between ASCII ones).
+    if !s.is_ascii() || !(15..=34).contains(&s.len()) {
         return false;
     }
     let rearranged = format!("{}{}", &s[4..], &s[..4]);
@@ -665,5 +667,16 @@ mod tests {
         assert!(!luhn("4111111111111112"));
         assert!(iban("DE89370400440532013000"));
         assert!(!iban("DE89370400440532013001"));
+    }
+
+    /// Found by fuzzing (fuzz/fuzz_targets/redaction.rs): an IBAN look-alike
+    /// with non-ASCII digits (`\d` is Unicode) was cut inside a character.
+    #[test]
+    fn an_iban_with_other_digits_is_no_iban_and_no_panic() {
+        assert!(!iban("AB\u{967}\u{967}ABCDABCDABCD"));
+        let g = guard();
+        let mut v = json!("pay AB\u{967}\u{967} ABCD ABCD ABCD now");
+        let f = g.scan(&mut v, Direction::Results, "s", "t");
+        assert!(!f.iter().any(|f| f.rule == "pii.iban"), "{f:?}");
     }
 }

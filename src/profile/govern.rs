@@ -297,7 +297,11 @@ pub fn govern(user: &Config, state: &State) -> (Config, Governance) {
                 rules.insert(name.clone(), rule);
             }
             if let Some(audit) = &p.audit {
-                config.audit.enabled |= audit.required;
+                if audit.required {
+                    // The org's trail: on, and no call without its record.
+                    config.audit.enabled = true;
+                    config.audit.on_failure = Some(crate::config::OnFailure::Deny);
+                }
                 if !audit.sinks.is_empty() {
                     config.audit.sinks = audit.sinks.clone();
                 }

@@ -31,9 +31,9 @@
 //! definition = '''{"name":"get_current_time",...}'''   # the tool as listed, JSON
 //! ```
 //!
-//! `[policy]` is described in [`crate::policy`]; `[audit]` is reserved for a
-//! later version (a profile that needs it sets `min_version` so that this
-//! version refuses it). Pins are described in [`pin`].
+//! `[policy]` is described in [`crate::policy`], `[audit]` (the org's
+//! trail: `required`, `results`, `sinks`, `spool`) in [`ProfileAudit`] and
+//! [`crate::audit`]. Pins are described in [`pin`].
 
 pub mod govern;
 pub mod pin;
@@ -227,13 +227,16 @@ pub fn parse_time(text: &str) -> Result<i64, String> {
         .split(':')
         .map(|p| p.parse().map_err(|_| bad()))
         .collect::<Result<_, _>>()?;
+    // RFC 3339 years have four digits; a larger one (or a negative hour)
+    // would overflow or wrap the arithmetic below.
     if d.len() != 3
         || h.len() != 3
+        || !(0..=9999).contains(&d[0])
         || !(1..=12).contains(&d[1])
         || !(1..=31).contains(&d[2])
-        || h[0] > 23
-        || h[1] > 59
-        || h[2] > 60
+        || !(0..=23).contains(&h[0])
+        || !(0..=59).contains(&h[1])
+        || !(0..=60).contains(&h[2])
     {
         return Err(bad());
     }
@@ -275,6 +278,9 @@ impl Profile {
     /// Checks what types alone cannot.
     pub fn validate(&self) -> Result<(), String> {
         self.validate_header()?;
+        if let Some(audit) = &self.audit {
+            crate::audit::upload::check_bounds(&audit.sinks, audit.spool.as_ref())?;
+        }
         for (name, s) in &self.servers {
             for (tool, t) in &s.tools {
                 let computed = pin::pin(&t.definition)
@@ -346,7 +352,10 @@ impl Profile {
     /// Unix seconds after which the profile is no longer in force (expiry
     /// plus grace).
     pub fn end_of_force(&self) -> i64 {
-        parse_time(&self.expires).unwrap_or(0) + self.grace.map_or(0, |g| g.0.as_secs() as i64)
+        let grace = self
+            .grace
+            .map_or(0, |g| i64::try_from(g.0.as_secs()).unwrap_or(i64::MAX));
+        parse_time(&self.expires).unwrap_or(0).saturating_add(grace)
     }
 
     /// Whether it is in force at `now` (unix seconds).
@@ -380,6 +389,22 @@ mod tests {
         assert_eq!(parse_time("2000-02-29T00:00:00.5Z").unwrap(), 951_782_400);
         assert!(parse_time("2026-13-01T00:00:00Z").is_err());
         assert!(parse_time("2026-11-23 01:02:03").is_err());
+    }
+
+    /// Found by fuzzing (fuzz/fuzz_targets/profile_parse.rs): a year past
+    /// 9999 overflowed the day count, and a huge `grace` the end of force.
+    #[test]
+    fn out_of_range_times_and_graces_are_refused_or_saturate() {
+        assert!(parse_time("99999999999999999-01-01T00:00:00Z").is_err());
+        assert!(parse_time("-9223372036854775808-01-01T00:00:00Z").is_err());
+        assert!(parse_time("10000-01-01T00:00:00Z").is_err());
+        assert!(parse_time("2026-11-23T-1:00:00Z").is_err());
+        assert_eq!(parse_time("9999-12-31T23:59:60Z").unwrap(), 253_402_300_800);
+        assert_eq!(parse_time("0000-01-01T00:00:00Z").unwrap(), -62_167_219_200);
+        let huge = sample().replacen("serial = 1", "serial = 1\ngrace = 9223372036854775807", 1);
+        let p = Profile::parse(&huge).unwrap();
+        assert_eq!(p.end_of_force(), i64::MAX);
+        assert!(p.in_force(parse_time("9999-01-01T00:00:00Z").unwrap()));
     }
 
     #[test]

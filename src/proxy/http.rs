@@ -94,6 +94,7 @@ pub async fn listen(
         .await
         .map_err(|e| {
             crate::error::UserError::new(format!("could not listen on {}: {e}", options.addr))
+                .hint("pick another port (port 0 picks a free one, printed on stderr), or stop what listens there")
         })?;
     let local = listener.local_addr()?;
     tracing::info!("serving MCP over streamable HTTP at http://{local}/mcp");

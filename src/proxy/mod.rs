@@ -2366,6 +2366,7 @@ impl CallAudit {
         if let (Some(server), Some(tool)) = (&r.server, &r.tool) {
             r.pin = crate::profile::govern::current().pin_of(server, tool);
         }
+        r.subject = r.server.as_deref().and_then(crate::auth::subject);
         r.decision = self.decision.map(str::to_owned);
         r.rules = self.rules;
         r.approval = self.approval;

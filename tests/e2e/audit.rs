@@ -46,13 +46,30 @@ fn trail(home: &Home) -> PathBuf {
     home.path().join("state/audit.db")
 }
 
+/// Every record of the trail, each checked against the published schema
+/// (src/audit/record.schema.json): every test that exports checks it.
 fn export(home: &Home) -> Vec<Value> {
     let done = home.run_toolgate(&["audit", "export"]);
     assert_eq!(done.status.code(), Some(0), "{}", done.describe());
-    done.stdout
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(crate::support::repo().join("src/audit/record.schema.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the record schema compiles");
+    let records: Vec<Value> = done
+        .stdout
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON record per line"))
-        .collect()
+        .collect();
+    for r in &records {
+        let errors: Vec<String> = validator.iter_errors(r).map(|e| e.to_string()).collect();
+        assert!(
+            errors.is_empty(),
+            "record does not match the schema: {errors:?}\n{r:#}"
+        );
+    }
+    records
 }
 
 fn verify(home: &Home, db: &Path) -> (Option<i32>, Value, Value) {
@@ -503,6 +520,11 @@ fn fill(dir: &Path) -> PathBuf {
 #[test]
 fn a_full_disk_denies_calls_loses_no_record_and_recovers() {
     let home = setup();
+    let text = std::fs::read_to_string(home.config_file()).unwrap();
+    home.write_raw_config(&text.replace(
+        "[audit]\nenabled = true\n",
+        "[audit]\nenabled = true\non_failure = \"deny\"\n",
+    ));
     let state = home.path().join("state");
     let _fs = TinyFs::mount(&state, "2m");
     let mut serve = Serve::start(&home);
@@ -560,6 +582,57 @@ fn a_full_disk_denies_calls_loses_no_record_and_recovers() {
             "call {id} was answered but has no record"
         );
     }
+    let done = home.run_toolgate(&["audit", "verify"]);
+    assert_eq!(done.status.code(), Some(0), "{}", done.describe());
+}
+
+/// Personal use (no sink, the default `on_failure = "continue"`): a full
+/// disk never stops work, and the records lost are counted in an
+/// `audit.dropped` event once there is room again.
+#[test]
+fn a_full_disk_under_personal_use_lets_calls_go_on_and_records_the_gap() {
+    let home = setup();
+    let state = home.path().join("state");
+    let _fs = TinyFs::mount(&state, "2m");
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    let call = |serve: &mut Serve, i: usize| -> Value {
+        let id = json!(5000 + i);
+        serve.send(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": "faulty__ok", "arguments": {"i": i}}}));
+        serve.until_response(&id).0["result"].clone()
+    };
+    for i in 0..3 {
+        assert_ne!(call(&mut serve, i)["isError"], true);
+    }
+    let filler = fill(&state);
+    // Enough calls that the journal's writes must fail on the full disk.
+    for i in 3..300 {
+        let r = call(&mut serve, i);
+        assert_ne!(r["isError"], true, "call {i} was refused: {r}");
+    }
+    std::fs::remove_file(&filler).unwrap();
+    for i in 300..305 {
+        assert_ne!(call(&mut serve, i)["isError"], true);
+    }
+    serve.finish();
+    let records = export(&home);
+    let dropped: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["event"] == "audit.dropped")
+        .collect();
+    assert_eq!(dropped.len(), 1, "one gap, recorded once: {dropped:#?}");
+    let d = &dropped[0]["detail"];
+    assert_eq!(d["reason"], "unwritable", "{d}");
+    let lost = d["count"].as_u64().unwrap();
+    let kept = records.iter().filter(|r| r["kind"] == "call").count() as u64;
+    assert!(lost >= 1, "{d}");
+    assert_eq!(
+        kept + lost,
+        305,
+        "every call is either recorded or counted: {d}"
+    );
+    assert!(d["why"].as_str().unwrap().contains("full"), "{d}");
     let done = home.run_toolgate(&["audit", "verify"]);
     assert_eq!(done.status.code(), Some(0), "{}", done.describe());
 }

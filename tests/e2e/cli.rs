@@ -357,3 +357,415 @@ fn doctor_passes_a_healthy_setup_and_names_what_is_broken() {
         "{c}"
     );
 }
+
+/// The names listed under "Commands:" in a help text (without `help`).
+fn subcommands(help: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut inside = false;
+    for line in help.lines() {
+        if line.trim_end() == "Commands:" {
+            inside = true;
+            continue;
+        }
+        if !inside {
+            continue;
+        }
+        // Entries are indented by two spaces; their wrapped descriptions
+        // by more; the section ends at the first line that is not indented.
+        if !line.starts_with(' ') {
+            break;
+        }
+        if let Some(rest) = line.strip_prefix("  ")
+            && !rest.starts_with(' ')
+            && let Some(name) = rest.split_whitespace().next()
+            && name != "help"
+        {
+            names.push(name.to_string());
+        }
+    }
+    names
+}
+
+/// `toolgate --help`, and the help of every command and subcommand it
+/// lists (walked from the help itself, so that a new command is covered
+/// too), carries examples.
+#[test]
+fn every_command_and_subcommand_help_has_examples() {
+    let home = Home::new();
+    let top = home.run_toolgate(&["--help"]);
+    assert!(top.status.success(), "{}", top.describe());
+    assert!(top.stdout.contains("Examples:"), "{}", top.describe());
+    let commands = subcommands(&top.stdout);
+    for expected in ["serve", "profile", "audit", "secret", "doctor", "import"] {
+        assert!(
+            commands.iter().any(|c| c == expected),
+            "{expected} not found in {commands:?}:\n{}",
+            top.stdout
+        );
+    }
+    let mut missing = Vec::new();
+    let mut checked = 0;
+    for command in &commands {
+        let done = home.run_toolgate(&[command, "--help"]);
+        assert!(done.status.success(), "{command}: {}", done.describe());
+        checked += 1;
+        if !done.stdout.contains("Examples:\n  ") {
+            missing.push(command.clone());
+        }
+        for sub in subcommands(&done.stdout) {
+            let done = home.run_toolgate(&[command, &sub, "--help"]);
+            assert!(
+                done.status.success(),
+                "{command} {sub}: {}",
+                done.describe()
+            );
+            checked += 1;
+            if !done.stdout.contains("Examples:\n  ") {
+                missing.push(format!("{command} {sub}"));
+            }
+        }
+    }
+    assert!(checked >= 40, "only {checked} help texts found");
+    assert!(
+        missing.is_empty(),
+        "no examples in the help of: {missing:?}"
+    );
+}
+
+/// Every error ends with a `hint:` line: its own where it has one, else a
+/// generic one.
+#[test]
+fn every_error_ends_with_a_hint_line() {
+    let home = Home::new();
+    let last_line = |done: &Finished| -> String {
+        done.stderr
+            .lines()
+            .rfind(|l| !l.trim().is_empty())
+            .unwrap_or_default()
+            .to_string()
+    };
+    // An error with no hint of its own (the message says it all).
+    let done = home.run_toolgate(&["audit", "search", "--decision", "maybe"]);
+    assert_eq!(done.status.code(), Some(2), "{}", done.describe());
+    assert!(
+        done.stderr.contains("error: --decision maybe"),
+        "{}",
+        done.describe()
+    );
+    assert!(
+        last_line(&done).starts_with("hint: ") && last_line(&done).contains("toolgate"),
+        "{}",
+        done.describe()
+    );
+    assert_eq!(
+        done.stderr.matches("hint:").count(),
+        1,
+        "{}",
+        done.describe()
+    );
+    // Errors with a hint of their own keep it.
+    let done = home.run_toolgate(&["remove", "nope"]);
+    assert_eq!(done.status.code(), Some(2), "{}", done.describe());
+    assert!(
+        last_line(&done).starts_with("hint: ") && last_line(&done).contains("toolgate servers"),
+        "{}",
+        done.describe()
+    );
+    home.write_raw_config("[serve]\nmax_name_length = 3\n");
+    let done = home.run_toolgate(&["servers"]);
+    assert_eq!(done.status.code(), Some(2), "{}", done.describe());
+    assert!(
+        last_line(&done).starts_with("hint: fix it in "),
+        "{}",
+        done.describe()
+    );
+}
+
+/// A TCP port that accepts connections and answers nothing for `hold`,
+/// then closes them: a registry that is slow to fail.
+fn slow_port(hold: Duration) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { return };
+            std::thread::spawn(move || {
+                std::thread::sleep(hold);
+                drop(conn);
+            });
+        }
+    });
+    port
+}
+
+/// The spinner draws on a terminal only: with stderr a pipe, slow commands
+/// (longer than the spinner's delay) write no carriage return and no escape
+/// sequence, whatever TERM and NO_COLOR say.
+#[test]
+fn the_spinner_writes_nothing_when_stderr_is_not_a_terminal() {
+    let home = Home::new();
+    let port = slow_port(Duration::from_millis(1500));
+    home.write_config(
+        &format!(
+            "list_wait = \"30s\"\n\n[registry]\nurl = \"http://127.0.0.1:{port}/profile.toml\"\nkeys = []"
+        ),
+        &[Server::time(&home.tb)],
+    );
+    let quiet = |args: &[&str]| {
+        let mut cmd = home.toolgate(args);
+        cmd.env("TERM", "xterm-256color")
+            .env("TOOLGATE_LOG", "warn")
+            .env_remove("NO_COLOR");
+        crate::support::run_bounded(cmd, Duration::from_secs(120))
+    };
+    for args in [&["profile", "pull"][..], &["doctor"][..]] {
+        let done = quiet(args);
+        assert!(
+            done.took > Duration::from_millis(500),
+            "{args:?} was too quick to show a spinner: {}",
+            done.describe()
+        );
+        assert!(
+            !done.stderr.contains('\r') && !done.stderr.contains('\x1b'),
+            "{args:?}: {:?}",
+            done.stderr
+        );
+    }
+}
+
+/// On a terminal (a pseudo-terminal made by util-linux `script`), the
+/// spinner draws on stderr and clears its line at the end; NO_COLOR leaves
+/// it, and turns every colour off.
+#[test]
+fn the_spinner_draws_on_a_terminal_and_clears_its_line() {
+    let home = Home::new();
+    home.config(&[Server::time(&home.tb)]);
+    let mut cmd = std::process::Command::new("script");
+    cmd.args([
+        "-qec",
+        &format!(
+            "{} doctor >/dev/null",
+            crate::support::quote(crate::support::toolgate_bin())
+        ),
+        "/dev/null",
+    ]);
+    home.apply_env(&mut cmd);
+    cmd.env("TERM", "xterm-256color").env("NO_COLOR", "1");
+    let done = crate::support::run_bounded(cmd, Duration::from_secs(120));
+    assert!(done.status.success(), "{}", done.describe());
+    let tty = &done.stdout;
+    assert!(
+        tty.contains("\r\x1b[2K") && tty.contains("Starting 1 server(s) to check them"),
+        "{tty:?}"
+    );
+    let last = tty.rfind("Starting 1 server(s)").unwrap();
+    assert!(
+        tty[last..].contains("\r\x1b[2K"),
+        "the line is cleared at the end: {tty:?}"
+    );
+    // No colour (SGR, ESC [ ... m) anywhere, the debug log included.
+    for (i, _) in tty.match_indices("\x1b[") {
+        let end = tty[i + 2..]
+            .find(|c: char| c.is_ascii_alphabetic())
+            .map(|j| &tty[i + 2 + j..i + 3 + j]);
+        assert_ne!(end, Some("m"), "a colour under NO_COLOR: {tty:?}");
+    }
+}
+
+/// The test registry (tests/fixtures/registry.py) serving a folder.
+struct Registry {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+impl Registry {
+    fn start(home: &Home) -> Self {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new(home.tb.python())
+            .arg(crate::support::fixture("registry"))
+            .arg(dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = serde_json::from_str::<Value>(&line).unwrap()["url"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        Self { child, dir, url }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `profile pull|show|lint|verify --json`: each prints its documented
+/// shape, with `version` 1, on stdout; exit codes as without --json.
+#[test]
+fn profile_commands_print_json_with_a_version() {
+    let home = Home::new();
+    let org = tempfile::tempdir().unwrap();
+    let key = org.path().join("org.key");
+    let done = home.run_toolgate(&[
+        "profile",
+        "keygen",
+        "--out",
+        key.to_str().unwrap(),
+        "--unencrypted",
+    ]);
+    assert!(done.status.success(), "{}", done.describe());
+    let public = done.stdout.trim().to_string();
+    let file = org.path().join("profile.toml");
+    std::fs::write(
+        &file,
+        "org = \"Example Corp\"\nserial = 3\nissued = \"2026-01-01T00:00:00Z\"\nexpires = \"2099-01-01T00:00:00Z\"\n",
+    )
+    .unwrap();
+    let file_arg = file.to_str().unwrap();
+
+    // lint: a profile without servers is a warning, not an error.
+    let done = home.run_toolgate(&["profile", "lint", file_arg, "--json"]);
+    assert!(done.status.success(), "{}", done.describe());
+    let lint = json_of(&done);
+    assert_eq!(lint["version"], 1, "{lint}");
+    assert_eq!(lint["ok"], true, "{lint}");
+    assert_eq!(lint["errors"], serde_json::json!([]), "{lint}");
+    assert!(
+        lint["warnings"][0].as_str().unwrap().contains("no servers"),
+        "{lint}"
+    );
+
+    let done = home.run_toolgate(&["profile", "sign", file_arg, "--key", key.to_str().unwrap()]);
+    assert!(done.status.success(), "{}", done.describe());
+
+    // verify: good, then tampered.
+    let done = home.run_toolgate(&["profile", "verify", file_arg, "--key", &public, "--json"]);
+    assert!(done.status.success(), "{}", done.describe());
+    let v = json_of(&done);
+    assert_eq!(v["version"], 1, "{v}");
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["serial"], 3, "{v}");
+    assert_eq!(v["org"], "Example Corp", "{v}");
+    assert_eq!(v["expired"], false, "{v}");
+    assert!(v["key_id"].is_string(), "{v}");
+    let tampered = org.path().join("tampered.toml");
+    std::fs::write(
+        &tampered,
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("serial = 3", "serial = 4"),
+    )
+    .unwrap();
+    let sig = format!("{file_arg}.minisig");
+    let done = home.run_toolgate(&[
+        "profile",
+        "verify",
+        tampered.to_str().unwrap(),
+        "--sig",
+        &sig,
+        "--key",
+        &public,
+        "--json",
+    ]);
+    assert_eq!(done.status.code(), Some(1), "{}", done.describe());
+    let v = json_of(&done);
+    assert_eq!(v["version"], 1, "{v}");
+    assert_eq!(v["ok"], false, "{v}");
+    assert!(v["error"].is_string(), "{v}");
+    assert!(done.stderr.contains("\nhint: "), "{}", done.describe());
+
+    // show, with no registry configured.
+    let done = home.run_toolgate(&["profile", "show", "--json"]);
+    assert!(done.status.success(), "{}", done.describe());
+    let show = json_of(&done);
+    assert_eq!(show["version"], 1, "{show}");
+    assert_eq!(show["state"], "unmanaged", "{show}");
+    assert_eq!(show["profile"], Value::Null, "{show}");
+
+    // pull: updated, unchanged, then failed.
+    let reg = Registry::start(&home);
+    std::fs::copy(&file, reg.dir.path().join("profile.toml")).unwrap();
+    std::fs::copy(&sig, reg.dir.path().join("profile.toml.minisig")).unwrap();
+    home.write_raw_config(&format!(
+        "[registry]\nurl = \"{}/profile.toml\"\nkeys = [{}]\n",
+        reg.url,
+        crate::support::quote(&public)
+    ));
+    let done = home.run_toolgate(&["profile", "pull", "--json"]);
+    assert!(done.status.success(), "{}", done.describe());
+    let pull = json_of(&done);
+    assert_eq!(pull["version"], 1, "{pull}");
+    assert_eq!(pull["ok"], true, "{pull}");
+    assert_eq!(pull["result"], "updated", "{pull}");
+    assert_eq!(pull["serial"], 3, "{pull}");
+    assert!(pull["key_id"].is_string(), "{pull}");
+    assert_eq!(pull["error"], Value::Null, "{pull}");
+    assert_eq!(pull["status"]["version"], 1, "{pull}");
+    assert_eq!(pull["status"]["state"], "active", "{pull}");
+    let done = home.run_toolgate(&["profile", "pull", "--json"]);
+    assert!(done.status.success(), "{}", done.describe());
+    assert_eq!(json_of(&done)["result"], "unchanged", "{}", done.describe());
+
+    let done = home.run_toolgate(&["profile", "show", "--json"]);
+    assert!(done.status.success(), "{}", done.describe());
+    let show = json_of(&done);
+    assert_eq!(show["state"], "active", "{show}");
+    assert_eq!(show["profile"]["org"], "Example Corp", "{show}");
+    assert_eq!(show["profile"]["serial"], 3, "{show}");
+    assert_eq!(
+        show["text"].as_str().unwrap(),
+        std::fs::read_to_string(&file).unwrap(),
+        "{show}"
+    );
+
+    std::fs::remove_file(reg.dir.path().join("profile.toml.minisig")).unwrap();
+    std::fs::write(
+        reg.dir.path().join("profile.toml"),
+        std::fs::read_to_string(&tampered).unwrap(),
+    )
+    .unwrap();
+    let done = home.run_toolgate(&["profile", "pull", "--json"]);
+    assert_eq!(done.status.code(), Some(1), "{}", done.describe());
+    let pull = json_of(&done);
+    assert_eq!(pull["version"], 1, "{pull}");
+    assert_eq!(pull["ok"], false, "{pull}");
+    assert_eq!(pull["result"], "failed", "{pull}");
+    assert_eq!(pull["serial"], 3, "the profile in force: {pull}");
+    assert!(
+        pull["error"].as_str().unwrap().contains("unsigned"),
+        "{pull}"
+    );
+    assert!(done.stderr.contains("\nhint: "), "{}", done.describe());
+}
+
+/// An edit (`toolgate add`) never writes a config whose `[policy]` every
+/// command would then refuse; the file stays as it was.
+#[test]
+fn add_refuses_to_write_next_to_an_invalid_policy() {
+    let home = Home::new();
+    let original = "[policy]\ndefault = \"allow\"\n\n[[policy.rules]]\nid = \"bad\"\ntool = \"x\"\nwhen = [{ arg = \"path\", pattern = \"(unclosed\" }]\ndecision = \"deny\"\n";
+    home.write_raw_config(original);
+    let done = home.run_toolgate(&["add", "time", "--", home.tb.time()]);
+    assert_eq!(done.status.code(), Some(2), "{}", done.describe());
+    assert!(
+        done.stderr.contains("[policy] is invalid"),
+        "{}",
+        done.describe()
+    );
+    assert!(done.stderr.contains("hint:"), "{}", done.describe());
+    assert_eq!(
+        std::fs::read_to_string(home.config_file()).unwrap(),
+        original
+    );
+}

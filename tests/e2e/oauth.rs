@@ -302,6 +302,15 @@ fn login_call_status_logout_and_no_token_leaks() {
         5,
         "{events:?}"
     );
+    // Each call's record says on whose behalf it ran: the IdP's subject of
+    // the login (oidc-provider logs in "alice").
+    for line in trail.lines() {
+        let r: Value = serde_json::from_str(line).unwrap();
+        if r["server"] == "prot" {
+            // Calls, and the login and logout events.
+            assert_eq!(r["subject"], "alice", "{r}");
+        }
+    }
 }
 
 #[test]

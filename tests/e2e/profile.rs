@@ -656,6 +656,33 @@ fn drifted_and_unpinned_tools_are_withheld() {
     reg.publish(&org.sign(&home, "p.toml", &text), true);
     ok(&home.run_toolgate(&["profile", "pull"]));
 
+    // doctor: the profile (signature, serial, last pull) and the pins.
+    let done = home.run_toolgate(&["doctor", "--json"]);
+    let doc: Value =
+        serde_json::from_str(&done.stdout).unwrap_or_else(|e| panic!("{e}: {}", done.describe()));
+    let check = |area: &str, name: &str| -> Value {
+        doc["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["area"] == area && c["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {area}/{name}: {doc:#}"))
+    };
+    let p = check("profile", "org profile");
+    assert_eq!(p["status"], "ok", "{p}");
+    let d = p["detail"].as_str().unwrap();
+    assert!(d.contains("verified") && d.contains("last pull 20"), "{p}");
+    let u = check("upstreams", "dyn");
+    assert_eq!(u["status"], "ok", "{u}");
+    assert!(
+        u["detail"]
+            .as_str()
+            .unwrap()
+            .contains("pinned tool(s) match"),
+        "{u}"
+    );
+
     let mut serve = Serve::start(&home);
     serve.initialize();
     let names = serve.tool_names();

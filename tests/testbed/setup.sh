@@ -33,7 +33,7 @@ installed_ok() {
     [[ -x "$tb/npm/node_modules/.bin/node" && -x "$tb/venv/bin/python" && -x "$tb/venv/bin/mcp-server-time" ]] || return 1
     [[ -x "$tb/venv/bin/mcp-server-git" && -x "$tb/venv/bin/mcp-server-fetch" ]] || return 1
     local b
-    for b in mcp-server-everything mcp-server-filesystem mcp-server-memory mcp-server-sequential-thinking conformance; do
+    for b in mcp-server-everything mcp-server-filesystem mcp-server-memory mcp-server-sequential-thinking conformance claude codex gemini; do
         [[ -e "$tb/npm/node_modules/.bin/$b" ]] || return 1
     done
     compgen -G "$tb/venv/lib/python3*/site-packages/readabilipy/javascript/node_modules/jsdom" >/dev/null || return 1
@@ -43,6 +43,7 @@ installed_ok() {
     command -v minisign >/dev/null 2>&1 || return 1
     command -v tmux >/dev/null 2>&1 || return 1
     command -v strace >/dev/null 2>&1 || return 1
+    command -v shellcheck >/dev/null 2>&1 || return 1
 }
 
 if installed_ok; then
@@ -124,6 +125,10 @@ fi
 # strace shows that durability = "fsync" syncs each audit record.
 if ! command -v strace >/dev/null 2>&1; then
     apt_install strace
+fi
+# shellcheck lints the packaging scripts (packaging/deb-test.sh).
+if ! command -v shellcheck >/dev/null 2>&1; then
+    apt_install shellcheck
 fi
 # mcp-server-git drives the git binary (through GitPython).
 if ! command -v git >/dev/null 2>&1; then
