@@ -6,6 +6,14 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# A fresh clone needs about 12 GiB under target/ (the test, release and
+# fuzz builds): say so up front rather than fail half-way on a full disk.
+free_kib="$(df -Pk . | awk 'NR == 2 { print $4 }')"
+echo "tests/run.sh: $((free_kib / 1048576)) GiB free on the disk of $PWD, $(nproc) cores, uid $(id -u)" >&2
+if [[ "$free_kib" -lt $((12 * 1048576)) ]]; then
+    echo "tests/run.sh: warning: under 12 GiB free; the builds may fill the disk (free some space: old target/ folders)" >&2
+fi
+
 bash tests/testbed/setup.sh
 # shellcheck source=/dev/null
 source target/testbed/env.sh

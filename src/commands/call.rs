@@ -32,6 +32,9 @@ pub fn run(paths: &Paths, args: CallArgs) -> Result<u8> {
         })
         .map(|(n, _)| n.clone())
         .collect();
+    // Like `serve`, a call whose record cannot be kept does not run
+    // (unless the settings say to go on without the trail).
+    let trail = open_trail(paths, &config.audit)?;
     let rt = super::runtime()?;
     rt.block_on(async {
         let filter = |u: &crate::upstream::Upstream| {
@@ -42,8 +45,36 @@ pub fn run(paths: &Paths, args: CallArgs) -> Result<u8> {
             manager.shutdown().await;
             manager = super::connect(&config, |_| true).await;
         }
-        let result = call(&manager, &args.tool, arguments).await;
+        let started = std::time::Instant::now();
+        let mut record = None;
+        let result = call(&manager, &args.tool, arguments, &mut record).await;
         manager.shutdown().await;
+        // The record is kept before the result is shown, as `serve` keeps
+        // it before the IDE sees the answer.
+        if let (Some(writer), Some(record)) = (&trail, record) {
+            let text = match &result {
+                Ok(v) => Ok(v.to_string()),
+                Err(e) => Err(format!("{e:#}")),
+            };
+            let outcome = match &text {
+                Ok(raw) => Ok(raw.as_str()),
+                Err(why) => Err(why.as_str()),
+            };
+            let record = record.record(outcome, started);
+            let kept = writer.commit_now(record);
+            writer.close(std::time::Duration::from_secs(10));
+            if let Err(e) = kept {
+                if config.audit.fails_open() {
+                    tracing::warn!("the call is not in the audit trail: {e}");
+                } else {
+                    return Err(UserError::problem(format!(
+                        "the call ran, but its audit record could not be written ({e}), so its result is withheld"
+                    ))
+                    .hint("free disk space or repair toolgate's state folder (`toolgate doctor` says what is wrong)")
+                    .into());
+                }
+            }
+        }
         let result = result?;
         let is_error = result
             .get("isError")
@@ -74,10 +105,41 @@ pub fn run(paths: &Paths, args: CallArgs) -> Result<u8> {
     })
 }
 
+/// The audit trail for this call, where auditing is on: `None` when it is
+/// off, or broken and the settings fail open.
+fn open_trail(
+    paths: &Paths,
+    audit: &crate::config::AuditSettings,
+) -> Result<Option<std::sync::Arc<crate::audit::Writer>>> {
+    if !audit.enabled {
+        return Ok(None);
+    }
+    let db = paths.state_dir.join("audit.db");
+    let fsync = audit.durability == crate::config::Durability::Fsync;
+    match crate::audit::Writer::start(&db, fsync, 0) {
+        Ok(w) => {
+            crate::audit::set_keep_results(audit.results == crate::config::AuditResults::Redacted);
+            Ok(Some(w))
+        }
+        Err(e) if audit.fails_open() => {
+            tracing::warn!("{e:#}; the call goes on unrecorded (on_failure = \"continue\")");
+            Ok(None)
+        }
+        Err(e) => Err(UserError::problem(format!(
+            "the audit trail cannot be written ({e:#}), so the call is denied"
+        ))
+        .hint("free disk space or repair toolgate's state folder (`toolgate doctor` says what is wrong)")
+        .into()),
+    }
+}
+
+/// Makes the call; `record` gets what its audit record needs once the
+/// call reaches policy.
 async fn call(
     manager: &crate::upstream::manager::Manager,
     tool: &str,
     arguments: Value,
+    record: &mut Option<crate::proxy::CliCall>,
 ) -> Result<Value> {
     let catalog = manager.catalog();
     let Some(target) = catalog.names.resolve(tool) else {
@@ -96,6 +158,12 @@ async fn call(
             .into());
     };
     let up = &manager.upstreams()[target.upstream];
+    let audit = record.insert(crate::proxy::CliCall::new(
+        &up.name,
+        &target.original,
+        tool,
+        &arguments,
+    ));
     // The same policy as `serve` applies.
     if let Some(policy) = crate::policy::current() {
         let definition: Option<Value> = catalog
@@ -110,10 +178,17 @@ async fn call(
             definition: definition.as_ref(),
         };
         match policy.check_call(&call) {
-            crate::policy::Outcome::Refuse { message, hint, .. } => {
+            crate::policy::Outcome::Refuse {
+                kind,
+                message,
+                hint,
+                detail,
+            } => {
+                audit.refused(kind, &detail);
                 return Err(UserError::problem(message).hint(hint).into());
             }
             crate::policy::Outcome::Hold { verdict } => {
+                audit.decided("step-up", Some(&verdict.by));
                 return Err(UserError::problem(format!(
                     "the call to \"{}\" of \"{}\" needs a person's approval (policy: {})",
                     target.original, up.name, verdict.by
@@ -121,11 +196,16 @@ async fn call(
                 .hint("make the call through toolgate serve (your IDE) and approve it with toolgate approve")
                 .into());
             }
+            crate::policy::Outcome::Pass {
+                observe: true,
+                verdict,
+            } => audit.decided("observe", verdict.as_ref().map(|v| v.by.as_str())),
             crate::policy::Outcome::Pass { .. } => {}
         }
     } else if let Some(crate::policy::Outcome::Refuse { message, hint, .. }) =
         crate::policy::protect::refusal(&up.name, &target.original, &arguments)
     {
+        audit.decided("deny", Some("builtin.self-protection"));
         return Err(UserError::problem(message).hint(hint).into());
     }
     let live = up
@@ -136,6 +216,7 @@ async fn call(
             )
         })?;
     let params = serde_json::json!({ "name": target.original, "arguments": arguments }).to_string();
+    let sent = std::time::Instant::now();
     let reply = live
         .conn
         .call(
@@ -146,6 +227,7 @@ async fn call(
             std::future::pending(),
         )
         .await;
+    audit.upstream_latency(sent.elapsed());
     match reply {
         Ok(raw) => Ok(serde_json::from_str(raw.get())?),
         Err(e @ CallError::Rpc(_)) => Err(UserError::problem(describe_call_error(

@@ -2301,6 +2301,61 @@ fn set_progress_token(members: &mut Vec<(String, Box<RawValue>)>, id: u64) {
     jsonrpc::set_member(members, "_meta", meta);
 }
 
+/// A `tools/call` made outside `serve` (`toolgate call`), recorded in the
+/// same shape as `serve` records its calls: the agent is `toolgate call`,
+/// and there is no session or JSON-RPC id.
+pub(crate) struct CliCall(CallAudit);
+
+impl CliCall {
+    pub(crate) fn new(server: &str, tool: &str, exposed: &str, args: &Value) -> Self {
+        Self(CallAudit {
+            reached: true,
+            server: Some(server.to_owned()),
+            tool: Some(tool.to_owned()),
+            exposed: Some(exposed.to_owned()),
+            args: Some(args.to_string()),
+            decision: Some("allow"),
+            ..CallAudit::default()
+        })
+    }
+
+    /// The policy's decision (`observe`, `step-up`, `deny`) and its rule.
+    pub(crate) fn decided(&mut self, decision: &'static str, rule: Option<&str>) {
+        self.0.decision = Some(decision);
+        self.0.rules.extend(rule.map(str::to_owned));
+    }
+
+    /// A refusal by the policy pipeline (its kind and detail).
+    pub(crate) fn refused(&mut self, kind: &str, detail: &Value) {
+        self.0.refused(kind, detail);
+    }
+
+    pub(crate) fn upstream_latency(&mut self, took: Duration) {
+        self.0.upstream_latency = Some(took);
+    }
+
+    /// The record, from the raw result or the sentence of the error.
+    pub(crate) fn record(
+        self,
+        outcome: std::result::Result<&str, &str>,
+        started: std::time::Instant,
+    ) -> crate::audit::Record {
+        let answer = match outcome {
+            Ok(raw) => Answer::Result(raw.to_owned()),
+            Err(why) => Answer::Error(RpcError::new(code::INTERNAL_ERROR, why)),
+        };
+        let id = RawValue::NULL.to_owned();
+        let mut r = self.0.into_record(&id, &answer, started);
+        r.correlation = None;
+        r.session = None;
+        r.agent = Some(crate::approve::Agent {
+            name: "toolgate call".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        });
+        r
+    }
+}
+
 /// What the audit record of one call needs, gathered as it runs.
 #[derive(Default)]
 struct CallAudit {

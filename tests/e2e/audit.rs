@@ -730,3 +730,68 @@ fn fsync_durability_syncs_each_record_before_its_answer() {
         last = i;
     }
 }
+
+/// `toolgate call` is a call like any other: it reaches policy, so it is
+/// recorded (before its result is shown), with the CLI as its agent; a
+/// trail that cannot be written denies it where the settings fail closed.
+#[test]
+fn a_call_from_the_command_line_is_recorded_and_fails_closed() {
+    let home = setup();
+    let canary = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
+    let args = json!({ "token": canary }).to_string();
+    let done = home.run_toolgate(&["call", "faulty__ok", "--args", &args]);
+    assert_eq!(done.status.code(), Some(0), "{}", done.describe());
+    let done = home.run_toolgate(&["call", "faulty__crash", "--args", "{}"]);
+    assert_ne!(done.status.code(), Some(0), "{}", done.describe());
+    assert!(done.stderr.contains("no-crashing"), "{}", done.describe());
+
+    let records = export(&home);
+    let calls: Vec<&Value> = records.iter().filter(|r| r["kind"] == "call").collect();
+    assert_eq!(calls.len(), 2, "{records:#?}");
+    for r in &calls {
+        assert_eq!(r["agent"]["name"], "toolgate call");
+        assert_eq!(r["server"], "faulty");
+        assert!(
+            r["correlation"].is_null() && r["session"].is_null(),
+            "{r:#}"
+        );
+    }
+    assert_eq!(calls[0]["decision"], "allow");
+    assert_eq!(calls[0]["tool"], "ok");
+    assert_eq!(calls[0]["exposed"], "faulty__ok");
+    assert_eq!(calls[0]["outcome"]["error"], false);
+    assert!(calls[0]["upstream_latency_us"].as_u64().is_some());
+    assert_eq!(
+        calls[0]["arguments"]["token"],
+        "[REDACTED:secret.github-token]"
+    );
+    assert_eq!(calls[1]["decision"], "deny");
+    assert_eq!(calls[1]["rules"], json!(["no-crashing"]));
+    assert_eq!(calls[1]["outcome"]["error"], true);
+    home.assert_nowhere(canary);
+    let (code, report, _) = verify(&home, &trail(&home));
+    assert_eq!(code, Some(0), "{report:#}");
+
+    // A trail that cannot be opened (a folder where the database goes):
+    // with on_failure = "deny", the call does not run.
+    let broken = Home::new();
+    broken.config(&[Server::faulty(&broken.tb, &broken)]);
+    let text = std::fs::read_to_string(broken.config_file()).unwrap();
+    broken.write_raw_config(&format!(
+        "{text}\n[audit]\nenabled = true\non_failure = \"deny\"\n"
+    ));
+    std::fs::create_dir_all(trail(&broken)).unwrap();
+    let done = broken.run_toolgate(&["call", "faulty__ok", "--args", "{}"]);
+    assert_ne!(done.status.code(), Some(0), "{}", done.describe());
+    assert!(
+        done.stderr.contains("the audit trail cannot be written")
+            && done.stderr.contains("the call is denied")
+            && done.stderr.contains("hint:"),
+        "{}",
+        done.describe()
+    );
+    assert!(
+        broken.faulty_pids().is_empty(),
+        "the upstream was started for a denied call"
+    );
+}
