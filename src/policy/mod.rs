@@ -286,6 +286,8 @@ pub struct Verdict {
     pub considered: Vec<Considered>,
     /// For `step-up`: the deciding rule's own timeout.
     pub timeout: Option<String>,
+    /// The decision is the user's own (a rule of theirs tightened it).
+    pub by_user: bool,
 }
 
 impl Verdict {
@@ -532,9 +534,11 @@ impl Policy {
                 }
             }
         };
+        let mut by_user = false;
         if let Some((_, d, i)) = best[Origin::User as usize]
             && d > decision
         {
+            by_user = true;
             decision = d;
             by = rule_id(&self.rules[i]);
             reason = self.rules[i].rule.reason.clone();
@@ -547,6 +551,7 @@ impl Policy {
             tier,
             considered,
             timeout,
+            by_user,
         }
     }
 
@@ -734,15 +739,33 @@ impl Stage for Decide<'_> {
             Decision::Deny => Outcome::Refuse {
                 kind: "denied",
                 message: format!(
-                    "the org's policy denies \"{}\" of \"{}\" (rule {})",
+                    "{} denies \"{}\" of \"{}\" (rule {})",
+                    whose(v.by_user).0,
                     call.tool,
                     call.server,
                     v.rule_words()
                 ),
-                hint: "do not retry; choose another way, or ask your org's toolgate admins".into(),
+                hint: format!(
+                    "do not retry; choose another way, or {}",
+                    whose(v.by_user).1
+                ),
                 detail: serde_json::json!({"decision": "deny", "rule": v.by, "reason": v.reason}),
             },
         }
+    }
+}
+
+/// Whose policy decided, for sentences: the org's where a signed profile is
+/// in force and the deciding rule is not the user's own, else the user's
+/// config.toml. (policy, what to do about it)
+fn whose(by_user: bool) -> (&'static str, &'static str) {
+    if !by_user && crate::profile::govern::current().serial.is_some() {
+        ("the org's policy", "ask your org's toolgate admins")
+    } else {
+        (
+            "your policy (config.toml [policy])",
+            "change the rule in config.toml (`toolgate policy explain` shows which)",
+        )
     }
 }
 
@@ -757,8 +780,11 @@ impl Stage for Constrain<'_> {
             return Outcome::Refuse {
                 kind: "invalid_arguments",
                 message: format!(
-                    "the arguments of \"{}\" of \"{}\" break the org's policy: {}",
-                    call.tool, call.server, v.sentence
+                    "the arguments of \"{}\" of \"{}\" break {}: {}",
+                    call.tool,
+                    call.server,
+                    whose(false).0,
+                    v.sentence
                 ),
                 hint: "fix the argument and call again".into(),
                 detail: serde_json::json!({"argument": v.arg, "rule": v.rule, "value": v.shown}),

@@ -69,6 +69,12 @@ fn decisions_and_constraints_through_serve() {
             .contains("it takes the server down"),
         "{r}"
     );
+    // No org profile: the policy is the user's own, and says so.
+    let text = r["content"][0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("your policy (config.toml [policy]) denies") && !text.contains("org"),
+        "{r}"
+    );
     // An argument condition: small is fine, large needs a person.
     let r = call(&mut serve, "faulty__big", json!({"size": 5}));
     assert_eq!(r["content"][0]["text"], "xxxxx", "{r}");

@@ -1132,9 +1132,21 @@ fn org_policy_applies_and_users_can_only_tighten() {
         r["_meta"]["dev.toolgate/error"]["policy"]["rule"], "org-no-control",
         "{r}"
     );
+    // Each refusal says whose policy it is.
+    let said = |r: &Value| {
+        r["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(said(&r).contains("the org's policy denies"), "{r}");
     let r = call(&mut serve, "dyn__alpha");
     assert_eq!(
         r["_meta"]["dev.toolgate/error"]["policy"]["rule"], "mine-no-alpha",
+        "{r}"
+    );
+    assert!(
+        said(&r).contains("your policy (config.toml [policy]) denies"),
         "{r}"
     );
     serve.finish();
