@@ -387,7 +387,7 @@ pub async fn read_line<R: AsyncBufRead + Unpin>(
 }
 
 fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == needle)
+    memchr::memchr(needle, haystack)
 }
 
 /// Finds the `"id"` of a message from its first bytes, for a line too long to

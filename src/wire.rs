@@ -25,7 +25,13 @@ pub type BoxWrite = Pin<Box<dyn AsyncWrite + Send>>;
 pub struct Outbound {
     pending: std::sync::Mutex<Pending>,
     writer: Mutex<Option<BoxWrite>>,
+    /// Lines [`Outbound::offer`] dropped since it last could send one.
+    dropped: std::sync::atomic::AtomicU64,
 }
+
+/// Bytes waiting for a slow reader beyond which [`Outbound::offer`] drops
+/// its lines.
+pub const OFFER_BACKLOG: usize = 4 << 20;
 
 #[derive(Default)]
 struct Pending {
@@ -51,7 +57,57 @@ impl Outbound {
         Self {
             pending: std::sync::Mutex::new(Pending::default()),
             writer: Mutex::new(Some(writer)),
+            dropped: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// Sends a line that may be lost (a progress or log notification)
+    /// without ever waiting for the write: when more than
+    /// [`OFFER_BACKLOG`] bytes already wait for the reader, the line is
+    /// dropped instead (false). An upstream that floods notifications
+    /// faster than the IDE reads them is thus never queued up in memory.
+    pub fn offer(self: &Arc<Self>, line: &[u8]) -> bool {
+        use std::sync::atomic::Ordering;
+        let flush = {
+            let mut p = self.pending.lock().expect("outbound lock");
+            if p.failed.is_some() {
+                return false;
+            }
+            if p.buf.len() + line.len() > OFFER_BACKLOG {
+                drop(p);
+                if self.dropped.fetch_add(1, Ordering::Relaxed) == 0 {
+                    tracing::warn!(
+                        "the client is not reading fast enough: progress and log notifications are dropped until it catches up"
+                    );
+                }
+                return false;
+            }
+            p.buf.extend_from_slice(line);
+            // As in `send`: a flusher at work, or a scope, writes it.
+            let flush = !(p.flushing || batch::defer(self));
+            if flush {
+                p.flushing = true;
+            }
+            flush
+        };
+        let dropped = self.dropped.swap(0, Ordering::Relaxed);
+        if dropped > 0 {
+            tracing::warn!(
+                "the client caught up; {dropped} progress or log notification(s) were dropped meanwhile"
+            );
+        }
+        if !flush {
+            return true;
+        }
+        // The write may wait for the reader: not the caller's business.
+        let this = self.clone();
+        tokio::spawn(async move {
+            let _guard = FlushGuard(&this.pending);
+            if let Err(e) = this.drain().await {
+                tracing::debug!("a write failed: {e}");
+            }
+        });
+        true
     }
 
     /// Sends one complete line (which must end in `\n`). When another sender
@@ -106,10 +162,15 @@ impl Outbound {
                 std::mem::swap(&mut p.buf, &mut batch);
             }
             let written = match writer.as_mut() {
-                Some(w) => match w.write_all(&batch).await {
-                    Ok(()) => w.flush().await,
-                    Err(e) => Err(e),
-                },
+                Some(w) => {
+                    // A write that waits for its reader is not worth spinning
+                    // for: the spin watches incoming messages only.
+                    let _writing = spin::writing();
+                    match w.write_all(&batch).await {
+                        Ok(()) => w.flush().await,
+                        Err(e) => Err(e),
+                    }
+                }
                 None => Err(io::Error::new(io::ErrorKind::BrokenPipe, "stream closed")),
             };
             if let Err(e) = written {
@@ -411,6 +472,23 @@ pub mod spin {
 
     pub struct CallGuard;
 
+    static WRITING: AtomicUsize = AtomicUsize::new(0);
+
+    /// A write is under way; while one waits for its reader (a large
+    /// message through a full pipe), the runtime parks without spinning.
+    pub fn writing() -> WriteGuard {
+        WRITING.fetch_add(1, Ordering::Relaxed);
+        WriteGuard
+    }
+
+    pub struct WriteGuard;
+
+    impl Drop for WriteGuard {
+        fn drop(&mut self) {
+            WRITING.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
     impl Drop for CallGuard {
         fn drop(&mut self) {
             IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
@@ -426,7 +504,7 @@ pub mod spin {
 
     /// The runtime's before-park hook: spins while a message is likely soon.
     pub fn before_park() {
-        if !ENABLED.load(Ordering::Relaxed) {
+        if !ENABLED.load(Ordering::Relaxed) || WRITING.load(Ordering::Relaxed) > 0 {
             return;
         }
         let in_flight = IN_FLIGHT.load(Ordering::Relaxed);
@@ -573,6 +651,38 @@ mod tests {
             .map(|i| format!("{i}\n"))
             .collect();
         assert_eq!(String::from_utf8(text).unwrap(), want);
+    }
+
+    #[tokio::test]
+    async fn offered_lines_never_wait_and_are_dropped_beyond_the_backlog() {
+        let (w, mut r) = tokio::io::duplex(4096);
+        let out = Arc::new(Outbound::new(Box::pin(w)));
+        let mut line = vec![b'x'; 1023];
+        line.push(b'\n');
+        let tries = 2 * OFFER_BACKLOG / line.len();
+        let mut taken = 0;
+        for _ in 0..tries {
+            if out.offer(&line) {
+                taken += 1;
+            }
+            tokio::task::yield_now().await; // the flusher's turn: stuck
+        }
+        assert!(taken < tries, "nothing was dropped");
+        assert!(
+            taken * line.len() <= OFFER_BACKLOG + 2 * 4096,
+            "{taken} lines kept"
+        );
+        // Answers are never dropped: they wait their turn.
+        out.send(b"answer\n").await.unwrap();
+        let reader = tokio::spawn(async move {
+            let mut all = Vec::new();
+            r.read_to_end(&mut all).await.unwrap();
+            all
+        });
+        out.close().await;
+        let all = reader.await.unwrap();
+        assert_eq!(all.len(), taken * line.len() + b"answer\n".len());
+        assert!(all.ends_with(b"x\nanswer\n"));
     }
 
     #[tokio::test]

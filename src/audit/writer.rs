@@ -111,13 +111,17 @@ fn journal_dir(db: &Path) -> PathBuf {
 }
 
 impl Writer {
-    /// Opens the trail (taking over the journals of dead processes), opens
-    /// this process's journal, and starts the ingest thread; a signed
-    /// checkpoint every `checkpoint_every` records (0: only on
+    /// Opens the trail, opens this process's journal, and starts the ingest
+    /// thread, which first takes over the journals of dead processes; a
+    /// signed checkpoint every `checkpoint_every` records (0: only on
     /// [`Writer::checkpoint`]).
+    ///
+    /// Taking over needs to write the database, which another process may
+    /// hold locked for long: that is done (and retried) in the background,
+    /// never holding up the start, and the records stay safe in their
+    /// journals meanwhile.
     pub fn start(path: &Path, fsync: bool, checkpoint_every: u64) -> Result<Arc<Self>> {
-        let mut conn = open_db(path, fsync)?;
-        recover(&mut conn, path)?;
+        let conn = open_db(path, fsync)?;
         let dir = journal_dir(path);
         crate::config::paths::ensure_private_dir(&dir)?;
         let mut rand = [0u8; 4];
@@ -399,19 +403,20 @@ impl Writer {
     }
 
     /// Moves what is left into the database and removes the journal (at
-    /// exit). What cannot be moved stays in the journal for the next
-    /// toolgate to recover.
-    pub fn close(&self, limit: Duration) {
+    /// exit). What cannot be moved within `limit` stays in the journal for
+    /// the next toolgate to recover (then false).
+    pub fn close(&self, limit: Duration) -> bool {
         if !self.flush(limit) {
             tracing::warn!(
                 "audit records are left in the journal; the next toolgate recovers them"
             );
-            return;
+            return false;
         }
         let mut j = self.journal.lock().expect("audit journal lock");
         if j.file.take().is_some() && !j.path.as_os_str().is_empty() {
             let _ = std::fs::remove_file(&j.path);
         }
+        true
     }
 
     /// Waits until every record appended so far is in the database (or
@@ -433,12 +438,36 @@ impl Writer {
 }
 
 /// Chains what waits in the journal into the database, batch by batch,
-/// until the writer is gone.
+/// until the writer is gone. Takes over the journals of dead processes
+/// first, retrying (between batches of its own) until that works.
 fn ingest_loop(weak: &std::sync::Weak<Writer>) {
     crate::util::background_priority();
     let mut backoff = Duration::from_millis(10);
+    // When to try taking over the journals of dead processes (None: done).
+    let mut recovery = Some((std::time::Instant::now(), Duration::from_millis(100)));
     loop {
         let Some(w) = weak.upgrade() else { return };
+        if let Some((when, wait)) = recovery
+            && std::time::Instant::now() >= when
+        {
+            let result = {
+                let mut guard = w.conn.lock().expect("audit db lock");
+                match guard.as_mut() {
+                    Some(conn) => recover(conn, &w.path).map_err(|e| format!("{e:#}")),
+                    None => Ok(()),
+                }
+            };
+            recovery = match result {
+                Ok(()) => None,
+                Err(e) => {
+                    tracing::warn!(
+                        "could not take over the audit journals of stopped processes yet ({e}); their records are kept, retrying"
+                    );
+                    let next = (wait * 2).min(Duration::from_secs(10));
+                    Some((std::time::Instant::now() + wait, next))
+                }
+            };
+        }
         let waited = {
             let j = w.journal.lock().expect("audit journal lock");
             let (j, _) = w

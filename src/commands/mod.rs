@@ -151,7 +151,10 @@ pub async fn connect(
     config: &Config,
     filter: impl Fn(&crate::upstream::Upstream) -> bool,
 ) -> std::sync::Arc<crate::upstream::manager::Manager> {
-    let (manager, _events) = crate::upstream::manager::Manager::new(config);
+    let (manager, mut events) = crate::upstream::manager::Manager::new(config);
+    // Nothing relays what the upstreams send here: taken and dropped, so
+    // that no upstream waits for room to send more.
+    tokio::spawn(async move { while events.recv().await.is_some() {} });
     let params = crate::upstream::upstream_init_params(crate::proxy::PROTOCOL_VERSIONS[0], None);
     manager.start(params, filter);
     // Wait for the first outcome of each started upstream: a failed start

@@ -464,12 +464,15 @@ fn status_doc(paths: &Paths, config: &crate::config::Config) -> (serde_json::Val
                 )
                 .into();
             } else if expires - now < warn_before {
-                doc["warning"] = format!(
-                    "expires in {} days, at {}",
-                    (expires - now) / 86_400,
-                    a.profile.expires
-                )
-                .into();
+                let left = expires - now;
+                let when = match (left / 86_400, left / 3_600) {
+                    (0, 0) => "under an hour".to_owned(),
+                    (0, 1) => "1 hour".to_owned(),
+                    (0, h) => format!("{h} hours"),
+                    (1, _) => "1 day".to_owned(),
+                    (d, _) => format!("{d} days"),
+                };
+                doc["warning"] = format!("expires in {when}, at {}", a.profile.expires).into();
             }
         }
     }

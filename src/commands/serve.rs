@@ -103,7 +103,11 @@ pub fn run(paths: &Paths, args: ServeArgs) -> Result<u8> {
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(every).await;
-                    if let Err(e) = w.checkpoint("interval") {
+                    // SQLite may wait for another process's lock (up to its
+                    // busy timeout): never on the thread that serves.
+                    if let Ok(Err(e)) =
+                        tokio::task::spawn_blocking(move || w.checkpoint("interval")).await
+                    {
                         tracing::warn!("could not write an audit checkpoint: {e}");
                     }
                 }
@@ -142,19 +146,28 @@ pub fn run(paths: &Paths, args: ServeArgs) -> Result<u8> {
             }
         }
     });
+    // Blocking work still under way (a checkpoint waiting for another
+    // process's lock on the trail) is not waited for: the process exits.
+    rt.shutdown_background();
     // Held calls go with the process.
     broker.close();
     // Every record into the database, and the chain as it stands at exit
-    // gets a signed checkpoint.
-    if let Some(w) = crate::audit::writer::current() {
-        w.close(std::time::Duration::from_secs(10));
-        if let Err(e) = w.checkpoint("shutdown") {
-            tracing::warn!("could not write the audit checkpoint at exit: {e}");
-        }
+    // gets a signed checkpoint. Records that cannot get there now (another
+    // process holds the database locked) are safe in the journal, which the
+    // next toolgate takes over: the exit does not wait long for them.
+    if let Some(w) = crate::audit::writer::current()
+        && w.close(EXIT_FLUSH)
+        && let Err(e) = w.checkpoint("shutdown")
+    {
+        tracing::warn!("could not write the audit checkpoint at exit: {e}");
     }
     served?;
     Ok(exit::OK)
 }
+
+/// How long `serve` waits at exit for its audit records to reach the
+/// database.
+const EXIT_FLUSH: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Keeps the org profile current while serving, never delaying start-up:
 /// pulls at once in the background, then every `registry.refresh` (default
@@ -208,8 +221,23 @@ async fn refresh_profile(paths: Paths, user: crate::config::Config) {
     #[cfg(unix)]
     let mut usr1 =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1()).ok();
+    #[cfg(not(unix))]
+    let mut usr1: Option<()> = None;
     loop {
-        match registry::pull(&paths, &user).await {
+        // A pull can take long (a registry that accepts connections and
+        // does not answer, until the request times out): SIGUSR1 is
+        // answered meanwhile.
+        let pulled = {
+            let pull = registry::pull(&paths, &user);
+            tokio::pin!(pull);
+            loop {
+                tokio::select! {
+                    pulled = &mut pull => break pulled,
+                    () = next_usr1(&mut usr1) => reload("SIGUSR1"),
+                }
+            }
+        };
+        match pulled {
             Ok(registry::Pulled::Updated { serial, .. }) => {
                 reload(&format!("pulled serial {serial}"))
             }
@@ -233,24 +261,27 @@ async fn refresh_profile(paths: Paths, user: crate::config::Config) {
                 crate::util::rfc3339(expires)
             );
         }
-        #[cfg(unix)]
-        {
-            let hup = async {
-                match usr1.as_mut() {
-                    Some(s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! {
-                () = tokio::time::sleep(every) => {}
-                () = hup => reload("SIGUSR1"),
-            }
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = next_usr1(&mut usr1) => reload("SIGUSR1"),
         }
-        #[cfg(not(unix))]
-        tokio::time::sleep(every).await;
     }
+}
+
+/// The next SIGUSR1 (never, where there is none).
+#[cfg(unix)]
+async fn next_usr1(usr1: &mut Option<tokio::signal::unix::Signal>) {
+    match usr1.as_mut() {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending::<()>().await,
+    }
+}
+
+#[cfg(not(unix))]
+async fn next_usr1(_: &mut Option<()>) {
+    std::future::pending::<()>().await
 }
 
 /// Records each upstream's state in the local store, from a thread of its

@@ -124,6 +124,9 @@ pub struct Exceeded {
     pub per: Per,
     pub used: u32,
     pub retry_after_secs: u64,
+    /// Why the limit could not be counted, when it could not (the local
+    /// store cannot be used: limits then fail closed).
+    pub unavailable: Option<String>,
 }
 
 /// Milliseconds now (shifted by the test clock).
@@ -197,6 +200,7 @@ impl Buckets {
                         per: matching[0].per,
                         used: matching[0].max,
                         retry_after_secs: 60,
+                        unavailable: Some(format!("{e:#}")),
                     });
                 }
             }
@@ -235,6 +239,7 @@ impl Buckets {
                     per: l.per,
                     used: (l.capacity() - tokens).round().max(0.0) as u32,
                     retry_after_secs: ((wait_ms / 1000.0).ceil() as u64).max(1),
+                    unavailable: None,
                 });
             }
             Err(e) => {
@@ -249,6 +254,7 @@ impl Buckets {
                     per: l.per,
                     used: l.max,
                     retry_after_secs: 60,
+                    unavailable: Some(format!("{e:#}")),
                 });
             }
         }

@@ -808,6 +808,22 @@ impl Stage for RateLimit<'_> {
         };
         match buckets.take(&self.0.limits, call.server, call.tool) {
             Ok(()) => next(call),
+            // Not over the limit: it cannot be counted, so the call is
+            // refused (limits fail closed), saying so.
+            Err(e) if let Some(why) = e.unavailable.clone() => Outcome::Refuse {
+                kind: "rate_limited",
+                message: format!(
+                    "the limit {} on \"{}\" of \"{}\" cannot be counted, so the call is refused: toolgate's local store cannot be used ({why})",
+                    e.limit, call.tool, call.server
+                ),
+                hint: "retry in a moment; if this lasts, another process holds toolgate's local store (state/toolgate.db) locked or it is not writable".into(),
+                detail: serde_json::json!({
+                    "limit": e.limit,
+                    "max": e.max,
+                    "per": e.per.label(),
+                    "unavailable": why,
+                }),
+            },
             Err(e) => Outcome::Refuse {
                 kind: "rate_limited",
                 message: format!(

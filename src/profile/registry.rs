@@ -280,6 +280,26 @@ pub async fn pull(paths: &Paths, config: &Config) -> Result<Pulled, String> {
     result.map(|(p, _, _)| p)
 }
 
+/// Longest one request to the registry may take, answer included: a
+/// registry that accepts connections and never answers must not hold a
+/// pull up forever (a profile is a few kilobytes).
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Why a request to the registry failed, in words.
+fn unreachable(url: &str, e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        format!(
+            "the registry {url} did not answer within {}",
+            crate::util::format_duration(REQUEST_TIMEOUT)
+        )
+    } else {
+        format!(
+            "could not reach the registry {url}: {}",
+            crate::upstream::http::error_chain(e)
+        )
+    }
+}
+
 async fn fetch_and_check(
     url: &str,
     settings: &RegistrySettings,
@@ -287,17 +307,12 @@ async fn fetch_and_check(
     meta: &Meta,
 ) -> Result<(Pulled, Option<String>, Vec<String>), String> {
     let client = crate::upstream::http::client();
-    let mut req = client.get(url);
+    let mut req = client.get(url).timeout(REQUEST_TIMEOUT);
     let have_cache = cache.files().is_some();
     if let (Some(etag), true) = (&meta.etag, have_cache) {
         req = req.header(reqwest::header::IF_NONE_MATCH, etag);
     }
-    let resp = req.send().await.map_err(|e| {
-        format!(
-            "could not reach the registry {url}: {}",
-            crate::upstream::http::error_chain(&e)
-        )
-    })?;
+    let resp = req.send().await.map_err(|e| unreachable(url, &e))?;
     if resp.status() == reqwest::StatusCode::NOT_MODIFIED {
         let serial = cache
             .files()
@@ -327,25 +342,34 @@ async fn fetch_and_check(
     let data = resp
         .bytes()
         .await
-        .map_err(|e| format!("could not read the profile from {url}: {e}"))?
+        .map_err(|e| {
+            if e.is_timeout() {
+                unreachable(url, &e)
+            } else {
+                format!("could not read the profile from {url}: {e}")
+            }
+        })?
         .to_vec();
     let sig_url = format!("{url}.minisig");
-    let sig_resp = client.get(&sig_url).send().await.map_err(|e| {
-        format!(
-            "could not reach {sig_url}: {}",
-            crate::upstream::http::error_chain(&e)
-        )
-    })?;
+    let sig_resp = client
+        .get(&sig_url)
+        .timeout(REQUEST_TIMEOUT)
+        .send()
+        .await
+        .map_err(|e| unreachable(&sig_url, &e))?;
     if !sig_resp.status().is_success() {
         return Err(format!(
             "the profile's signature {sig_url} could not be fetched (HTTP {}): an unsigned profile is never used",
             sig_resp.status()
         ));
     }
-    let sig = sig_resp
-        .text()
-        .await
-        .map_err(|e| format!("could not read {sig_url}: {e}"))?;
+    let sig = sig_resp.text().await.map_err(|e| {
+        if e.is_timeout() {
+            unreachable(&sig_url, &e)
+        } else {
+            format!("could not read {sig_url}: {e}")
+        }
+    })?;
     let keys = trusted_keys(settings, meta)?;
     let (profile, key_id) = check(
         &data,

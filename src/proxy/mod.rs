@@ -530,10 +530,13 @@ impl Front {
                 ))
                 .await;
             }
+            // The notification's place in transit is given back once it
+            // is handled, when `event` is dropped.
             FrontEvent::Notification {
                 upstream,
                 method,
                 params,
+                ..
             } => match method.as_str() {
                 "notifications/cancelled" => {
                     // The upstream gave up on a request it sent the IDE.
@@ -575,8 +578,10 @@ impl Front {
                         }
                         _ => p.get().to_owned(),
                     });
-                    self.send(&jsonrpc::notification(&method, params.as_deref()))
-                        .await;
+                    // Dropped rather than queued when the IDE is far behind
+                    // (an upstream may log thousands of lines a second).
+                    self.out
+                        .offer(&jsonrpc::notification(&method, params.as_deref()));
                 }
                 _ => {
                     self.send(&jsonrpc::notification(

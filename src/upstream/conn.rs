@@ -83,6 +83,9 @@ pub enum Inbound {
     Notification {
         method: String,
         params: Option<Box<RawValue>>,
+        /// Its place among the upstream's notifications in transit; drop
+        /// it once the notification is handled.
+        in_transit: InTransit,
     },
     /// A request to the client (sampling, elicitation, roots).
     Request {
@@ -91,6 +94,17 @@ pub enum Inbound {
         params: Option<Box<RawValue>>,
     },
 }
+
+/// Most notifications of one upstream on their way to the IDE (in the
+/// channels between its reader and the IDE's writer). Beyond, the reader
+/// waits until the IDE's side has taken some, and the upstream with it: a
+/// flood is paced, never queued up in memory.
+const IN_TRANSIT: usize = 1024;
+
+/// A place among an upstream's notifications in transit (see
+/// [`IN_TRANSIT`]), given back when dropped.
+#[derive(Debug)]
+pub struct InTransit(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
 
 /// A live connection. Cheap to share; closed when the reader ends.
 pub struct Connection {
@@ -101,6 +115,7 @@ pub struct Connection {
     rearm: Arc<tokio::sync::Notify>,
     next_id: AtomicU64,
     closed: watch::Sender<Option<String>>,
+    in_transit: Arc<tokio::sync::Semaphore>,
 }
 
 /// When requests time out, earliest first. One sweeper task per connection
@@ -124,6 +139,7 @@ impl Connection {
             rearm: Arc::new(tokio::sync::Notify::new()),
             next_id: AtomicU64::new(1),
             closed: watch::Sender::new(None),
+            in_transit: Arc::new(tokio::sync::Semaphore::new(IN_TRANSIT)),
         });
         tokio::spawn(sweep(Arc::downgrade(&conn), conn.rearm.clone()));
         conn
@@ -381,12 +397,25 @@ impl Connection {
                 Ok(Kind::Notification { method, params }) => {
                     if method == "notifications/progress" {
                         if let Some(params) = params {
-                            self.on_progress(params).await;
+                            self.on_progress(params);
                         }
                     } else {
+                        let permit = match self.in_transit.clone().try_acquire_owned() {
+                            Ok(permit) => permit,
+                            Err(_) => {
+                                // The IDE's side is behind: write out what
+                                // this reader holds, then wait for room.
+                                batch.next(false).await;
+                                match self.in_transit.clone().acquire_owned().await {
+                                    Ok(permit) => permit,
+                                    Err(_) => continue, // never closed
+                                }
+                            }
+                        };
                         let _ = inbound.send(Inbound::Notification {
                             method: method.into_owned(),
                             params: params.map(ToOwned::to_owned),
+                            in_transit: InTransit(permit),
                         });
                     }
                 }
@@ -446,7 +475,7 @@ impl Connection {
         let _ = p.reply.send(reply);
     }
 
-    async fn on_progress(&self, params: &RawValue) {
+    fn on_progress(&self, params: &RawValue) {
         let Ok(mut members) = jsonrpc::shallow(params) else {
             return;
         };
@@ -467,7 +496,8 @@ impl Connection {
             "notifications/progress",
             Some(&jsonrpc::unshallow(&members)),
         );
-        let _ = sink.send(&line).await;
+        // Dropped rather than queued when the IDE is far behind.
+        sink.offer(&line);
     }
 
     fn too_long(&self, head: &[u8], len: usize) {

@@ -36,6 +36,8 @@ pub enum FrontEvent {
         upstream: usize,
         method: String,
         params: Option<Box<RawValue>>,
+        /// Held until the notification is handled (see `conn::InTransit`).
+        in_transit: super::conn::InTransit,
     },
     /// A remote upstream needs a login, and `serve` opened this
     /// authorization URL: offered to the IDE by URL elicitation where it
@@ -506,10 +508,9 @@ impl Manager {
     fn quarantine(
         &self,
         governance: &crate::profile::govern::Governance,
-        (index, server): (usize, &str),
+        server: &str,
         tool: &str,
         raw: &str,
-        others: &[(usize, String)],
     ) -> Option<Vec<String>> {
         if governance.pinned_exactly(server, tool, raw) {
             return None;
@@ -519,12 +520,12 @@ impl Manager {
             return hit.clone();
         }
         let def: serde_json::Value = serde_json::from_str(raw).ok()?;
-        let other_names: Vec<String> = others
-            .iter()
-            .filter(|(i, _)| *i != index)
-            .map(|(_, n)| n.clone())
-            .collect();
-        let mut codes: Vec<String> = crate::policy::scan::scan_tool(server, &def, &other_names)
+        // Only high-severity findings quarantine; naming another server's
+        // tool (shadowing) is medium, so other servers' names are not
+        // searched for here: that search made a catalog of T tools cost
+        // T² substring searches (10 servers of 1,000 tools stalled serve
+        // for seconds). `toolgate scan` still reports shadowing.
+        let mut codes: Vec<String> = crate::policy::scan::scan_tool(server, &def, &[])
             .into_iter()
             .filter(|f| f.severity == crate::policy::scan::Severity::High)
             .map(|f| f.code.to_string())
@@ -566,17 +567,12 @@ impl Manager {
         // are checked on connect and on every list_changed, since both
         // rebuild the catalog).
         let governance = crate::profile::govern::current();
-        let other_tools: Vec<(usize, String)> = entries
-            .iter()
-            .map(|(i, _, _, n, _)| (*i, n.to_string()))
-            .collect();
         let mut tools = Vec::with_capacity(entries.len());
         let mut withheld = Vec::new();
         for ((i, server, _, original, raw), exposed) in entries.iter().zip(exposed) {
             let mut state = governance.tool_state(server, original, raw.get());
             if state.visible()
-                && let Some(codes) =
-                    self.quarantine(&governance, (*i, server), original, raw.get(), &other_tools)
+                && let Some(codes) = self.quarantine(&governance, server, original, raw.get())
             {
                 state = crate::profile::govern::ToolState::Quarantined(codes);
             }
@@ -777,11 +773,16 @@ async fn pump(
                 let m2 = m.clone();
                 tokio::spawn(async move { m2.refresh_tools(index).await });
             }
-            Inbound::Notification { method, params } => {
+            Inbound::Notification {
+                method,
+                params,
+                in_transit,
+            } => {
                 let _ = m.front.send(FrontEvent::Notification {
                     upstream: index,
                     method,
                     params,
+                    in_transit,
                 });
             }
             Inbound::Request { id, method, params } => {

@@ -1,10 +1,20 @@
-//! Upstreams that misbehave (tests/fixtures/faulty.py): cancellation,
-//! timeouts, crashes, garbage on stdout, oversized answers. toolgate answers
-//! each with a clear result and keeps serving.
+//! The fault suite. Upstreams that misbehave (tests/fixtures/faulty.py):
+//! cancellation, timeouts, crashes, garbage and torn frames on stdout,
+//! answers that drip in, 10 MB and 100 MB messages (both ways), floods of
+//! notifications; and the world around `serve` failing: the IDE vanishing
+//! mid-call, SIGTERM and SIGKILL under load, a collector or a registry that
+//! never answers or is down, the audit database or the local store locked
+//! by another process. Expected every time: a clear error, no panic, no
+//! wait beyond the configured timeouts, no lost audit record, no process
+//! left behind. (A full disk: e2e::audit; collectors that refuse or are
+//! slow: e2e::audit_upload; registries that lie: e2e::profile.)
 
-use serde_json::json;
+use std::time::{Duration, Instant};
 
-use crate::support::{Home, Serve, Server, assert_all_gone, assert_unknown_tool, py};
+use serde_json::{Value, json};
+
+use crate::support::serve::Vanishing;
+use crate::support::{Home, Serve, Server, WAIT, assert_all_gone, assert_unknown_tool, py};
 
 /// faulty behind toolgate (and server-everything, to show the other
 /// upstream is not disturbed), with a per-request timeout.
@@ -189,4 +199,1006 @@ fn resource_subscriptions_are_renewed_after_a_restart() {
     );
     serve.finish();
     no_orphans(&home);
+}
+
+// ---- The faults of the fault suite (see tests/fixtures/faulty.py) ---------
+
+/// A tools/call of a faulty tool, raw: the response and how long it took.
+fn call(serve: &mut Serve, tool: &str, args: Value) -> (Value, Duration) {
+    let began = Instant::now();
+    let r = serve.request(
+        "tools/call",
+        json!({ "name": format!("faulty__{tool}"), "arguments": args }),
+    );
+    (r, began.elapsed())
+}
+
+/// The text of a tool result that is not an error.
+fn text(r: &Value) -> &str {
+    assert!(r.get("error").is_none(), "{r}");
+    assert_ne!(r["result"]["isError"], true, "{r}");
+    r["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no text: {r}"))
+}
+
+/// The `_meta` detail of a result toolgate made itself.
+fn kind(r: &Value) -> &Value {
+    assert_eq!(r["result"]["isError"], true, "{r}");
+    &r["result"]["_meta"]["dev.toolgate/error"]["kind"]
+}
+
+/// toolgate panicked in no thread.
+fn no_panic(stderr: &str) {
+    assert!(!stderr.contains("panicked"), "toolgate panicked:\n{stderr}");
+}
+
+/// An answer written in several pieces (cut inside UTF-8 characters) is
+/// put back together; a torn frame followed by the whole one is skipped;
+/// half a frame and then the end of the upstream is reported at once.
+#[test]
+fn partial_frames_on_upstream_stdout() {
+    let home = faulty("30s");
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    let (r, _) = call(&mut serve, "frames", json!({ "mode": "split" }));
+    assert_eq!(text(&r), "framed é✓🎉");
+    let (r, _) = call(&mut serve, "frames", json!({ "mode": "truncated" }));
+    assert_eq!(text(&r), "framed é✓🎉");
+    let (r, _) = call(&mut serve, "ok", json!({}));
+    assert_eq!(text(&r), "ok");
+    assert_eq!(home.faulty_pids().len(), 1, "faulty was restarted");
+    assert!(
+        serve.stderr().contains("not JSON"),
+        "the torn frame is named in the log:\n{}",
+        serve.stderr()
+    );
+    // Half a frame, then the process is gone: not a 30 s wait.
+    let (r, took) = call(&mut serve, "frames", json!({ "mode": "eof" }));
+    assert_eq!(kind(&r), "upstream_closed", "{r}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    // It is restarted and serves again.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (r, _) = call(&mut serve, "ok", json!({}));
+        if r["result"]["isError"] != true {
+            assert_eq!(text(&r), "ok");
+            break;
+        }
+        assert!(Instant::now() < deadline, "faulty never came back: {r}");
+        std::thread::sleep(Duration::from_millis(50)); // a bounded retry, not a sync
+    }
+    assert_eq!(home.faulty_pids().len(), 2);
+    no_panic(&serve.stderr());
+    serve.finish();
+    no_orphans(&home);
+}
+
+/// An answer that drips in a few bytes at a time is answered when it is
+/// complete within the timeout; one that takes longer times out cleanly,
+/// its late rest is dropped, and the upstream serves on. A request the
+/// IDE drips in is read whole too.
+#[test]
+fn a_slow_drip_is_answered_in_time_or_times_out_cleanly() {
+    let home = faulty("1s");
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    let (r, _) = call(&mut serve, "ok", json!({})); // started, and ready
+    assert_eq!(text(&r), "ok");
+    // ~130 bytes, 8 at a time, 10 ms apart: well within 1 s.
+    let (r, took) = call(
+        &mut serve,
+        "drip",
+        json!({ "chunk": 8, "delay": 0.01, "size": 100 }),
+    );
+    assert_eq!(text(&r), "d".repeat(100));
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    // ~130 bytes, 2 at a time, 30 ms apart: about 2 s, so it times out.
+    let (r, took) = call(
+        &mut serve,
+        "drip",
+        json!({ "chunk": 2, "delay": 0.03, "size": 100 }),
+    );
+    assert_eq!(kind(&r), "timeout", "{r}");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(4),
+        "{took:?}"
+    );
+    // The rest of the late answer arrives and is dropped; then faulty
+    // answers as before, not restarted.
+    crate::support::wait_until("the end of the late drip", WAIT, || {
+        serve.stderr().matches("faulty: drip done").count() == 2
+    });
+    let (r, _) = call(&mut serve, "ok", json!({}));
+    assert_eq!(text(&r), "ok");
+    assert_eq!(home.faulty_pids().len(), 1, "faulty was restarted");
+    // The IDE side: a request written 3 bytes at a time.
+    let request = json!({
+        "jsonrpc": "2.0", "id": "dripped", "method": "tools/call",
+        "params": { "name": "faulty__measure", "arguments": { "data": "é".repeat(20) } },
+    });
+    serve.send_in_pieces(&request.to_string(), 3, Duration::from_millis(5));
+    let (r, _) = serve.until_response(&json!("dripped"));
+    assert_eq!(text(&r), "20");
+    no_panic(&serve.stderr());
+    serve.finish();
+    no_orphans(&home);
+}
+
+const MB: usize = 1024 * 1024;
+
+/// A `tools/call` of faulty's `measure` with `size` bytes of data, written
+/// out directly (serialising 100 MB with serde_json takes seconds in a
+/// debug build).
+fn measure_request(id: &str, size: usize) -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"faulty__measure","arguments":{{"data":"{}"}}}}}}"#,
+        "a".repeat(size)
+    )
+}
+
+/// At the default serve.max_message_size (64 MiB), 100 MB are refused in
+/// both directions, each with a clear error and without holding the whole
+/// message (toolgate's memory grows by at most about the limit, never by
+/// the message), and serving goes on; 10 MB go through both ways.
+#[test]
+fn a_hundred_megabytes_are_refused_and_ten_pass_both_ways() {
+    let home = faulty("60s");
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    let (r, _) = call(&mut serve, "ok", json!({}));
+    assert_eq!(text(&r), "ok");
+    crate::support::reset_peak_memory(serve.pid());
+    let (before, _) = crate::support::memory_kib(serve.pid()).expect("toolgate runs");
+    // Upstream -> IDE: 100 MB, refused as too large, at once (not at the
+    // 60 s timeout).
+    let (r, took) = call(&mut serve, "huge", json!({ "size": 100 * MB }));
+    assert_eq!(kind(&r), "too_large", "{r}");
+    let said = r["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(said.contains("max_message_size"), "{said}");
+    assert!(took < Duration::from_secs(30), "{took:?}");
+    // IDE -> upstream: a 100 MB request is refused under its own id.
+    serve.send_line(&measure_request("\"too-big\"", 100 * MB));
+    let (r, _) = serve.until_response(&json!("too-big"));
+    assert!(r["error"]["code"].as_i64().is_some(), "{r}");
+    let said = r["error"]["message"].as_str().unwrap();
+    assert!(
+        said.contains("max_message_size") && said.contains(&(64 * MB).to_string()),
+        "{said}"
+    );
+    let (_, peak) = crate::support::memory_kib(serve.pid()).expect("toolgate runs");
+    let grew = (peak.saturating_sub(before) as usize) * 1024;
+    eprintln!(
+        "toolgate's memory: {} MiB before, peak {} MiB",
+        before / 1024,
+        peak / 1024
+    );
+    assert!(
+        grew < 90 * MB,
+        "toolgate held a 100 MB message: it grew by {} MiB",
+        grew / MB
+    );
+    // Serving goes on, with the same upstream; 10 MB pass both ways.
+    serve.send_line(&measure_request("10", 10 * MB));
+    let (r, _) = serve.until_response(&json!(10));
+    assert_eq!(text(&r), (10 * MB).to_string());
+    let (r, _) = call(&mut serve, "huge", json!({ "size": 10 * MB }));
+    let t = text(&r);
+    assert!(
+        t.len() == 10 * MB && t.bytes().all(|b| b == b'x'),
+        "{}",
+        t.len()
+    );
+    assert_eq!(home.faulty_pids().len(), 1, "faulty was restarted");
+    no_panic(&serve.stderr());
+    serve.finish();
+    no_orphans(&home);
+}
+
+/// Thousands of notifications a second from an upstream (progress of a
+/// call, and log messages) while the IDE goes on calling: every call is
+/// answered promptly, the progress reaches the IDE in order under its own
+/// token, toolgate's memory stays bounded, and nothing panics.
+#[test]
+fn a_flood_of_notifications_does_not_stop_the_calls() {
+    const COUNT: u64 = 50_000;
+    let home = faulty("30s");
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    let (r, _) = call(&mut serve, "ok", json!({}));
+    assert_eq!(text(&r), "ok");
+    crate::support::reset_peak_memory(serve.pid());
+    let (before, _) = crate::support::memory_kib(serve.pid()).expect("toolgate runs");
+    let began = Instant::now();
+    for (id, kind) in [("flood-progress", "progress"), ("flood-log", "log")] {
+        serve.send(&json!({
+            "jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {
+                "name": "faulty__flood", "arguments": { "count": COUNT, "kind": kind },
+                "_meta": { "progressToken": format!("{id}-token") },
+            },
+        }));
+    }
+    // Calls, to both upstreams, while the floods run.
+    let mut slowest = Duration::ZERO;
+    let mut done = std::collections::BTreeSet::new();
+    let mut i = 0;
+    while done.len() < 2 {
+        i += 1;
+        let (name, args) = if i % 2 == 0 {
+            ("faulty__ok", json!({}))
+        } else {
+            ("everything__echo", json!({ "message": format!("m{i}") }))
+        };
+        let asked = Instant::now();
+        let (r, before_it) =
+            serve.request_with_notes("tools/call", json!({ "name": name, "arguments": args }));
+        slowest = slowest.max(asked.elapsed());
+        assert_ne!(r["result"]["isError"], true, "{r}");
+        for m in before_it.iter().chain([&r]) {
+            if let Some(id) = m["id"].as_str().filter(|id| id.starts_with("flood-")) {
+                assert_eq!(
+                    m["result"]["content"][0]["text"],
+                    format!("flooded {COUNT}"),
+                    "{m}"
+                );
+                done.insert(id.to_owned());
+            }
+        }
+        assert!(
+            began.elapsed() < WAIT,
+            "the floods did not end within {WAIT:?}"
+        );
+    }
+    let took = began.elapsed();
+    let (_, peak) = crate::support::memory_kib(serve.pid()).expect("toolgate runs");
+    eprintln!(
+        "{} notifications in {took:.1?}; {i} calls meanwhile, the slowest {slowest:.1?}; memory {} MiB before, peak {} MiB",
+        2 * COUNT,
+        before / 1024,
+        peak / 1024
+    );
+    assert!(slowest < Duration::from_secs(2), "a call took {slowest:?}");
+    assert!(i >= 5, "only {i} calls were made during the floods");
+    // The progress reached the IDE in order, under the IDE's token.
+    let progress: Vec<u64> = serve
+        .seen
+        .iter()
+        .filter(|m| m["method"] == "notifications/progress")
+        .map(|m| {
+            assert_eq!(m["params"]["progressToken"], "flood-progress-token", "{m}");
+            m["params"]["progress"].as_u64().unwrap()
+        })
+        .collect();
+    assert!(
+        progress.windows(2).all(|w| w[0] < w[1]),
+        "progress out of order"
+    );
+    assert_eq!(progress.len() as u64, COUNT);
+    // Log messages are relayed apart from the answers: some may still be
+    // on their way.
+    let logs = |serve: &Serve| -> Vec<String> {
+        serve
+            .seen
+            .iter()
+            .filter(|m| m["method"] == "notifications/message")
+            .map(|m| m["params"]["data"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let deadline = Instant::now() + WAIT;
+    let mut have = logs(&serve).len() as u64;
+    while have < COUNT {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match serve.recv_within(left) {
+            Some(m) if m["method"] == "notifications/message" => have += 1,
+            Some(_) => {}
+            None => break,
+        }
+    }
+    let logs = logs(&serve);
+    assert_eq!(logs.len() as u64, COUNT, "log messages were lost");
+    assert!(
+        logs.iter()
+            .enumerate()
+            .all(|(n, l)| *l == format!("flood {}", n + 1)),
+        "log messages out of order"
+    );
+    assert!(
+        (peak.saturating_sub(before) as usize) * 1024 < 32 * MB,
+        "memory grew from {} to {} MiB",
+        before / 1024,
+        peak / 1024
+    );
+    no_panic(&serve.stderr());
+    serve.finish();
+    no_orphans(&home);
+}
+
+/// The same flood of log messages while the IDE reads nothing for a
+/// while: toolgate does not queue the flood up in memory (it drops log
+/// messages the IDE cannot take, and says so in its log); once the IDE
+/// reads again, the call's answer is there and calls go on.
+#[test]
+fn a_flood_towards_an_ide_that_does_not_read_is_not_queued_in_memory() {
+    const COUNT: u64 = 150_000;
+    let home = faulty("30s");
+    let mut ide = Vanishing::start(&home);
+    ide.send(&json!({
+        "jsonrpc": "2.0", "id": "init", "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": { "name": "stalled", "version": "1" },
+        },
+    }));
+    ide.until_response(&json!("init"));
+    ide.send(&json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }));
+    let ok = json!({
+        "jsonrpc": "2.0", "id": "ok-1", "method": "tools/call",
+        "params": { "name": "faulty__ok", "arguments": {} },
+    });
+    ide.send(&ok);
+    ide.until_response(&json!("ok-1"));
+    crate::support::reset_peak_memory(ide.pid());
+    let (before, _) = crate::support::memory_kib(ide.pid()).expect("toolgate runs");
+    ide.send(&json!({
+        "jsonrpc": "2.0", "id": "flood", "method": "tools/call",
+        "params": { "name": "faulty__flood", "arguments": { "count": COUNT, "kind": "log" } },
+    }));
+    // The IDE reads nothing until faulty has sent it all (~20 MB).
+    crate::support::wait_until("the end of the flood", WAIT, || {
+        ide.stderr().contains("faulty: flood done")
+    });
+    let (_, peak) = crate::support::memory_kib(ide.pid()).expect("toolgate runs");
+    let grew = (peak.saturating_sub(before) as usize) * 1024;
+    eprintln!("toolgate grew by {} KiB", grew / 1024);
+    assert!(
+        grew < 12 * MB,
+        "toolgate queued the flood: it grew by {} MiB",
+        grew / MB
+    );
+    // Reading again: the answer, then calls as before.
+    let r = ide.until_response(&json!("flood"));
+    assert_eq!(text(&r), format!("flooded {COUNT}"));
+    let mut ok2 = ok.clone();
+    ok2["id"] = json!("ok-2");
+    ide.send(&ok2);
+    let began = Instant::now();
+    ide.until_response(&json!("ok-2"));
+    assert!(began.elapsed() < Duration::from_secs(5));
+    let stderr = ide.stderr();
+    assert!(
+        stderr.contains("not reading fast enough"),
+        "the dropped messages are named in the log:\n{stderr}"
+    );
+    no_panic(&stderr);
+    ide.vanish();
+    assert!(ide.wait_exit(WAIT).success());
+    no_orphans(&home);
+}
+
+/// faulty (with `timeout`) and server-everything behind toolgate, with the
+/// audit trail on.
+fn audited(timeout: &str) -> Home {
+    let home = faulty(timeout);
+    let text = std::fs::read_to_string(home.config_file()).unwrap();
+    home.write_raw_config(&format!("{text}\n[audit]\nenabled = true\n"));
+    home
+}
+
+/// Every record of the trail (`toolgate audit export`, which also takes
+/// over the journals of processes that died).
+fn export(home: &Home) -> Vec<Value> {
+    let done = home.run_toolgate(&["audit", "export"]);
+    assert_eq!(done.status.code(), Some(0), "{}", done.describe());
+    done.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON record per line"))
+        .collect()
+}
+
+/// The call records by correlation (the IDE's request id, as JSON text).
+fn call_records(home: &Home) -> std::collections::BTreeMap<String, Value> {
+    export(home)
+        .into_iter()
+        .filter(|r| r["kind"] == "call")
+        .map(|r| (r["correlation"].as_str().unwrap().to_owned(), r))
+        .collect()
+}
+
+/// `toolgate audit verify` finds the chain intact: no problem but
+/// unsigned checkpoints, which are all there is without a keychain (the
+/// suite runs with one: tests/run.sh).
+fn verified(home: &Home) {
+    let done = home.run_toolgate(&["audit", "verify", "--json"]);
+    let v: Value =
+        serde_json::from_str(&done.stdout).unwrap_or_else(|e| panic!("{e}: {}", done.describe()));
+    let problems = v["problems"].as_array().expect("a problems array");
+    assert!(
+        problems.iter().all(|p| p["code"] == "unsigned-checkpoint"),
+        "{v:#}"
+    );
+}
+
+/// Calls sent without waiting, to both upstreams: (id, tool, arguments).
+fn load(n: usize) -> Vec<(Value, &'static str, Value)> {
+    (0..n)
+        .map(|i| match i % 3 {
+            0 => (json!(i), "faulty__ok", json!({ "i": i })),
+            1 => (
+                json!(i),
+                "everything__echo",
+                json!({ "message": format!("m{i}") }),
+            ),
+            _ => (json!(i), "faulty__slow", json!({ "delay": 0.01 })),
+        })
+        .collect()
+}
+
+fn send_call(serve: &mut Serve, id: &Value, tool: &str, args: &Value) {
+    serve.send(&json!({
+        "jsonrpc": "2.0", "id": id, "method": "tools/call",
+        "params": { "name": tool, "arguments": args },
+    }));
+}
+
+/// SIGTERM while calls are in flight: toolgate exits 0 promptly, its
+/// upstreams go with it, every answered call has its audit record, and so
+/// does every call it had sent upstream and not yet answered.
+#[test]
+fn sigterm_under_load_exits_promptly_and_records_every_call() {
+    let home = audited("30s");
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    assert!(serve.tool_names().contains(&"everything__echo".to_owned()));
+    let upstreams = crate::support::descendants(serve.pid());
+    assert!(upstreams.len() >= 2, "{upstreams:?}");
+    // Two calls that will never be answered, then a stream of others.
+    for id in ["hang-1", "hang-2"] {
+        send_call(&mut serve, &json!(id), "faulty__hang", &json!({}));
+    }
+    let calls = load(60);
+    for (id, tool, args) in &calls {
+        send_call(&mut serve, id, tool, args);
+    }
+    // Half of them answered: the hangs (sent first) have reached faulty.
+    let mut answered = Vec::new();
+    while answered.len() < 30 {
+        let m = serve.recv();
+        if m.get("method").is_none() {
+            assert_ne!(m["result"]["isError"], true, "{m}");
+            answered.push(m["id"].to_string());
+        }
+    }
+    let began = Instant::now();
+    // SAFETY: kill(2) on our own child's PID, which is not yet reaped.
+    assert_eq!(unsafe { libc::kill(serve.pid(), libc::SIGTERM) }, 0);
+    let status = serve.wait_exit(Duration::from_secs(8));
+    assert!(status.success(), "{status:?}\n{}", serve.stderr());
+    assert!(
+        began.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        began.elapsed()
+    );
+    // What came out before the exit was answered too.
+    let sent: Vec<String> = calls.iter().map(|(id, ..)| id.to_string()).collect();
+    for m in &serve.seen {
+        let id = m["id"].to_string();
+        if m.get("method").is_none() && sent.contains(&id) && !answered.contains(&id) {
+            answered.push(id);
+        }
+    }
+    assert_all_gone(&upstreams, "after SIGTERM");
+    no_panic(&serve.stderr());
+    let records = call_records(&home);
+    for id in &answered {
+        assert!(
+            records.contains_key(id),
+            "call {id} was answered but has no record"
+        );
+    }
+    for id in ["\"hang-1\"", "\"hang-2\""] {
+        let r = records
+            .get(id)
+            .unwrap_or_else(|| panic!("the call {id} in flight at SIGTERM has no record"));
+        assert_eq!(r["decision"], "allow", "{r}");
+        assert_eq!(r["outcome"]["error"], true, "{r}");
+    }
+    verified(&home);
+}
+
+/// SIGKILL while calls are in flight: every upstream dies with toolgate
+/// (they get SIGKILL when their parent dies, PR_SET_PDEATHSIG), and the
+/// next toolgate command recovers the records of every answered call from
+/// the dead process's journal.
+#[test]
+fn sigkill_under_load_leaves_no_orphan_and_loses_no_answered_call() {
+    let home = audited("30s");
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    assert!(serve.tool_names().contains(&"everything__echo".to_owned()));
+    let upstreams = crate::support::descendants(serve.pid());
+    assert!(upstreams.len() >= 2, "{upstreams:?}");
+    send_call(&mut serve, &json!("hang"), "faulty__hang", &json!({}));
+    let calls = load(90);
+    for (id, tool, args) in &calls {
+        send_call(&mut serve, id, tool, args);
+    }
+    let mut answered = Vec::new();
+    while answered.len() < 45 {
+        let m = serve.recv();
+        if m.get("method").is_none() {
+            assert_ne!(m["result"]["isError"], true, "{m}");
+            answered.push(m["id"].to_string());
+        }
+    }
+    // SAFETY: kill(2) on our own child's PID, which is not yet reaped.
+    assert_eq!(unsafe { libc::kill(serve.pid(), libc::SIGKILL) }, 0);
+    assert!(crate::support::wait_gone(serve.pid(), WAIT));
+    assert_all_gone(&upstreams, "after toolgate was killed");
+    // Whatever else it had written before it died was answered too.
+    while let Some(m) = serve.recv_within(Duration::from_millis(0)) {
+        if m.get("method").is_none() && m["id"].is_number() {
+            answered.push(m["id"].to_string());
+        }
+    }
+    drop(serve);
+    let records = call_records(&home);
+    for id in &answered {
+        assert!(
+            records.contains_key(id),
+            "call {id} was answered but has no record"
+        );
+    }
+    verified(&home);
+}
+
+/// The IDE goes away (its stdin and stdout close) with calls in flight:
+/// serve answers what it can (into a closed pipe), records every call,
+/// exits, and its upstreams go too.
+#[test]
+fn an_ide_that_vanishes_mid_call_leaves_records_and_no_process() {
+    let home = audited("1s");
+    let mut ide = Vanishing::start(&home);
+    ide.send(&json!({
+        "jsonrpc": "2.0", "id": "init", "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": { "name": "vanishing", "version": "1" },
+        },
+    }));
+    ide.until_response(&json!("init"));
+    ide.send(&json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }));
+    let call = |id: &str, tool: &str, args: Value| {
+        json!({
+            "jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": { "name": tool, "arguments": args },
+        })
+    };
+    ide.send(&call("first", "faulty__ok", json!({})));
+    assert_eq!(text(&ide.until_response(&json!("first"))), "ok");
+    let upstreams = crate::support::descendants(ide.pid());
+    assert!(!upstreams.is_empty());
+    // One answered late (after the IDE is gone), one never (it times out
+    // after 1 s); both reached faulty before the IDE went.
+    ide.send(&call("slow", "faulty__slow", json!({ "delay": 0.2 })));
+    ide.send(&call("hang", "faulty__hang", json!({})));
+    ide.send(&call("last", "faulty__ok", json!({})));
+    assert_eq!(text(&ide.until_response(&json!("last"))), "ok");
+    let began = Instant::now();
+    ide.vanish();
+    let status = ide.wait_exit(Duration::from_secs(8));
+    eprintln!(
+        "serve exited {status:?} {:.1?} after the IDE went",
+        began.elapsed()
+    );
+    assert_all_gone(&upstreams, "after the IDE went");
+    no_panic(&ide.stderr());
+    let records = call_records(&home);
+    for id in ["\"first\"", "\"slow\"", "\"hang\"", "\"last\""] {
+        assert!(records.contains_key(id), "call {id} has no record");
+    }
+    assert_eq!(records["\"slow\""]["outcome"]["error"], false);
+    assert_eq!(records["\"hang\""]["outcome"]["error"], true);
+    verified(&home);
+}
+
+/// The audit database locked by another process (python3's sqlite3 in
+/// `BEGIN EXCLUSIVE`), from before serve starts until after a number of
+/// calls: serve starts and answers at once, calls go on (their records wait
+/// in the journal; the org setting `on_failure = "deny"` denies none), and
+/// once the lock is released every record reaches the database, chained.
+#[test]
+fn a_locked_audit_database_delays_no_call_and_loses_no_record() {
+    let home = audited("30s");
+    let config = std::fs::read_to_string(home.config_file()).unwrap();
+    home.write_raw_config(&config.replace(
+        "[audit]\nenabled = true\n",
+        "[audit]\nenabled = true\non_failure = \"deny\"\n",
+    ));
+    // The trail exists (in WAL mode), from an earlier serve.
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    send_call(&mut serve, &json!("before"), "faulty__ok", &json!({}));
+    assert_eq!(text(&serve.until_response(&json!("before")).0), "ok");
+    serve.finish();
+    let db = home.path().join("state/audit.db");
+    let lock = crate::support::DbLock::hold(&home, &db);
+    let began = Instant::now();
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    assert!(
+        began.elapsed() < Duration::from_secs(3),
+        "initialize took {:?}",
+        began.elapsed()
+    );
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let (r, took) = call(&mut serve, "ok", json!({ "i": i }));
+        assert_eq!(text(&r), "ok");
+        // (The first call also waits for the upstream to start.)
+        assert!(
+            i == 0 || took < Duration::from_secs(3),
+            "call {i} took {took:?}"
+        );
+        ids.push(serve.seen.last().unwrap()["id"].to_string());
+    }
+    lock.release();
+    let (r, _) = call(&mut serve, "ok", json!({ "after": true }));
+    assert_eq!(text(&r), "ok");
+    ids.push(serve.seen.last().unwrap()["id"].to_string());
+    no_panic(&serve.stderr());
+    serve.finish();
+    let records = call_records(&home);
+    for id in &ids {
+        assert!(records.contains_key(id), "call {id} has no record");
+    }
+    assert_eq!(records.len(), 22, "{:#?}", records.keys());
+    assert!(records.contains_key("\"before\""));
+    verified(&home);
+}
+
+/// A serve killed while the audit database was locked leaves records in
+/// its journal; the next serve starts while the database is still locked
+/// (and checkpoints every second): it answers at once, records every call
+/// (none denied, none lost: `on_failure = "deny"`), stays responsive while
+/// its periodic checkpoints cannot be written, exits promptly even though
+/// its records cannot reach the database yet; once the lock is gone, the
+/// next command has every record of both processes, chained.
+#[test]
+fn a_locked_audit_database_with_a_dead_journal_stops_nothing() {
+    let home = audited("30s");
+    let config = std::fs::read_to_string(home.config_file()).unwrap();
+    home.write_raw_config(&config.replace(
+        "[audit]\nenabled = true\n",
+        "[audit]\nenabled = true\non_failure = \"deny\"\ncheckpoint_interval = \"1s\"\n",
+    ));
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    send_call(&mut serve, &json!("first"), "faulty__ok", &json!({}));
+    assert_eq!(text(&serve.until_response(&json!("first")).0), "ok");
+    serve.finish();
+    let db = home.path().join("state/audit.db");
+    let lock = crate::support::DbLock::hold(&home, &db);
+    // Killed with a record that could not reach the database.
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    send_call(&mut serve, &json!("killed"), "faulty__ok", &json!({}));
+    assert_eq!(text(&serve.until_response(&json!("killed")).0), "ok");
+    // SAFETY: kill(2) on our own child's PID, which is not yet reaped.
+    assert_eq!(unsafe { libc::kill(serve.pid(), libc::SIGKILL) }, 0);
+    drop(serve);
+    // The next one, the lock still held.
+    let began = Instant::now();
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    assert!(
+        began.elapsed() < Duration::from_secs(3),
+        "initialize took {:?}",
+        began.elapsed()
+    );
+    // Calls for a few seconds (periodic checkpoints come due meanwhile).
+    let mut ids = Vec::new();
+    let mut slowest = Duration::ZERO;
+    let calling = Instant::now();
+    while calling.elapsed() < Duration::from_millis(1600) {
+        let id = json!(format!("locked-{}", ids.len()));
+        let asked = Instant::now();
+        send_call(&mut serve, &id, "faulty__ok", &json!({}));
+        let (r, _) = serve.until_response(&id);
+        // The first call also waits for the upstream to start. A checkpoint
+        // that waited for the lock on the serving thread held calls up for
+        // the store's 5 s busy timeout and more.
+        if !ids.is_empty() {
+            slowest = slowest.max(asked.elapsed());
+        }
+        assert_eq!(text(&r), "ok");
+        ids.push(id.to_string());
+    }
+    assert!(slowest < Duration::from_secs(3), "a call took {slowest:?}");
+    let began = Instant::now();
+    serve.finish();
+    assert!(
+        began.elapsed() < Duration::from_secs(8),
+        "serve took {:?} to exit",
+        began.elapsed()
+    );
+    lock.release();
+    let records = call_records(&home);
+    for id in ["\"first\"", "\"killed\""]
+        .iter()
+        .map(|s| s.to_string())
+        .chain(ids)
+    {
+        assert!(records.contains_key(&id), "call {id} has no record");
+    }
+    verified(&home);
+}
+
+/// The local store (state/toolgate.db, where rate limits are counted)
+/// locked by another process: serve starts at once; a call under a rate
+/// limit is refused (limits fail closed) within the store's busy timeout,
+/// saying the limit cannot be counted and why (not that it is reached);
+/// calls under no limit go on; once the lock is gone, counting resumes.
+#[test]
+fn a_locked_local_store_refuses_limited_calls_clearly_and_recovers() {
+    let home = faulty("30s");
+    let config = std::fs::read_to_string(home.config_file()).unwrap();
+    home.write_raw_config(&format!(
+        "{config}\n[[policy.limits]]\nid = \"ok-per-hour\"\nserver = \"faulty\"\ntool = \"ok\"\nmax = 1000\nper = \"hour\"\n"
+    ));
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    let (r, _) = call(&mut serve, "ok", json!({}));
+    assert_eq!(text(&r), "ok");
+    serve.finish();
+    let db = home.path().join("state/toolgate.db");
+    let lock = crate::support::DbLock::hold(&home, &db);
+    let began = Instant::now();
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    assert!(
+        began.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        began.elapsed()
+    );
+    let (r, _) = call(&mut serve, "measure", json!({ "data": "no limit" }));
+    assert_eq!(text(&r), "8");
+    let (r, took) = call(&mut serve, "ok", json!({}));
+    assert!(took < Duration::from_secs(8), "{took:?}");
+    assert_eq!(kind(&r), "rate_limited", "{r}");
+    let said = r["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(
+        said.contains("cannot be counted") && said.contains("locked") && !said.contains("reached"),
+        "{said}"
+    );
+    lock.release();
+    let (r, _) = call(&mut serve, "ok", json!({}));
+    assert_eq!(text(&r), "ok");
+    no_panic(&serve.stderr());
+    serve.finish();
+    no_orphans(&home);
+}
+
+/// tests/fixtures/registry.py serving a folder, stopped on drop.
+struct Registry {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+impl Registry {
+    fn start(home: &Home) -> Self {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new(home.tb.python())
+            .arg(crate::support::fixture("registry"))
+            .arg(dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = serde_json::from_str::<Value>(&line).unwrap()["url"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        Self { child, dir, url }
+    }
+
+    /// Signs `text` with the org key and publishes it as profile.toml.
+    fn publish(&self, home: &Home, key: &std::path::Path, text: &str) {
+        let file = self.dir.path().join("profile.toml");
+        std::fs::write(&file, text).unwrap();
+        let done = home.run_toolgate(&[
+            "profile",
+            "sign",
+            file.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ]);
+        assert!(done.status.success(), "{}", done.describe());
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The registry that is configured is slow (it accepts connections and
+/// never answers) or down: serve answers initialize and tools/list at once
+/// from the cached profile, calls work, a profile pulled meanwhile by
+/// `toolgate profile pull` is put in force on SIGUSR1 (the hung pull does
+/// not hold that up), and serve exits promptly.
+#[test]
+fn a_slow_or_down_registry_delays_nothing() {
+    let home = Home::new();
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("org.key");
+    let done = home.run_toolgate(&[
+        "profile",
+        "keygen",
+        "--out",
+        key.to_str().unwrap(),
+        "--unencrypted",
+    ]);
+    assert!(done.status.success(), "{}", done.describe());
+    let public = done.stdout.trim().to_owned();
+    // A profile with faulty, every tool pinned.
+    let draft = keys.path().join("draft.toml");
+    std::fs::write(
+        &draft,
+        format!(
+            "org = \"Example Corp\"\nserial = 1\nissued = \"2026-01-01T00:00:00Z\"\nexpires = \"2099-01-01T00:00:00Z\"\n\n[servers.faulty]\ncommand = {}\nargs = [{}]\nenv = {{ FAULTY_PID_FILE = {} }}\n",
+            crate::support::quote(home.tb.python()),
+            crate::support::quote(&crate::support::fixture("faulty")),
+            crate::support::quote(&home.pid_file().display().to_string()),
+        ),
+    )
+    .unwrap();
+    let done = home.run_toolgate(&["profile", "pin", draft.to_str().unwrap()]);
+    assert!(done.status.success(), "{}", done.describe());
+    let full = std::fs::read_to_string(&draft).unwrap();
+    // Serial 1 leaves `big` unpinned (held for review); serial 2 pins it.
+    let v1 = &full[..full
+        .find("[servers.faulty.tools.big]")
+        .expect("big is pinned")];
+    let v2 = full.replace("serial = 1", "serial = 2");
+    let registry = Registry::start(&home);
+    let config = |url: &str| {
+        home.write_raw_config(&format!(
+            "[serve]\nlist_wait = \"30s\"\n\n[registry]\nurl = {}\nkeys = [{}]\n",
+            crate::support::quote(url),
+            crate::support::quote(&public)
+        ));
+    };
+    let good = format!("{}/profile.toml", registry.url);
+    config(&good);
+    registry.publish(&home, &key, v1);
+    let done = home.run_toolgate(&["profile", "pull"]);
+    assert!(done.status.success(), "{}", done.describe());
+    let _ = std::fs::remove_file(home.pid_file());
+
+    // Slow: a listener that never accepts (the kernel completes the
+    // connection; nothing ever answers).
+    let slow = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let slow_url = format!("http://{}/profile.toml", slow.local_addr().unwrap());
+    config(&slow_url);
+    let began = Instant::now();
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    let names = serve.tool_names();
+    assert!(
+        began.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        began.elapsed()
+    );
+    assert!(names.contains(&"faulty__ok".to_owned()), "{names:?}");
+    assert!(!names.contains(&"faulty__big".to_owned()), "{names:?}");
+    let (r, _) = call(&mut serve, "ok", json!({}));
+    assert_eq!(text(&r), "ok");
+    // Serial 2, pulled from the good registry by the CLI, then SIGUSR1.
+    registry.publish(&home, &key, &v2);
+    config(&good);
+    let done = home.run_toolgate(&["profile", "pull"]);
+    assert!(done.status.success(), "{}", done.describe());
+    config(&slow_url);
+    // SAFETY: kill(2) on the PID of our own child process.
+    assert_eq!(unsafe { libc::kill(serve.pid(), libc::SIGUSR1) }, 0);
+    serve.until_notification("notifications/tools/list_changed");
+    let names = serve.tool_names();
+    assert!(names.contains(&"faulty__big".to_owned()), "{names:?}");
+    let began = Instant::now();
+    no_panic(&serve.stderr());
+    serve.finish();
+    assert!(
+        began.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        began.elapsed()
+    );
+
+    // Down: nothing listens there.
+    let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down_url = format!("http://{}/profile.toml", down.local_addr().unwrap());
+    drop(down);
+    config(&down_url);
+    let began = Instant::now();
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    let names = serve.tool_names();
+    assert!(
+        began.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        began.elapsed()
+    );
+    assert!(names.contains(&"faulty__big".to_owned()), "{names:?}");
+    let (r, _) = call(&mut serve, "big", json!({ "size": 3 }));
+    assert_eq!(text(&r), "xxx");
+    no_panic(&serve.stderr());
+    serve.finish();
+    no_orphans(&home);
+    drop(slow);
+}
+
+/// A collector that accepts connections and never answers: calls are not
+/// slowed (uploads run apart), serve exits promptly, `toolgate audit
+/// flush` gives up after the sink's timeout naming the cause, and every
+/// record is kept for a later upload.
+#[test]
+fn a_collector_that_never_answers_slows_nothing_and_keeps_every_record() {
+    let home = audited("30s");
+    let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = std::fs::read_to_string(home.config_file()).unwrap();
+    home.write_raw_config(&format!(
+        "{config}\n[audit.sinks.org]\ntype = \"otlp\"\nurl = \"http://{}/v1/logs\"\nbatch_records = 2\nbatch_interval = \"1ms\"\ntimeout = \"500ms\"\n",
+        hung.local_addr().unwrap()
+    ));
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    // The first call also waits for the upstream to start: not counted.
+    let (r, _) = call(&mut serve, "ok", json!({}));
+    assert_eq!(text(&r), "ok");
+    // Were a call held up by an upload, each would wait out the sink's
+    // 500 ms timeout: 20 calls would take 10 s. Half that is the bound, far
+    // from both (a loaded machine slows calls, not by seconds in all).
+    let mut total = Duration::ZERO;
+    for i in 0..20 {
+        let (r, took) = call(&mut serve, "ok", json!({ "i": i }));
+        assert_eq!(text(&r), "ok");
+        total += took;
+    }
+    assert!(total < Duration::from_secs(5), "20 calls took {total:?}");
+    let began = Instant::now();
+    no_panic(&serve.stderr());
+    serve.finish();
+    assert!(
+        began.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        began.elapsed()
+    );
+    let began = Instant::now();
+    let done = home.run_toolgate(&["audit", "flush", "--json"]);
+    assert!(
+        began.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        began.elapsed()
+    );
+    assert_eq!(done.status.code(), Some(1), "{}", done.describe());
+    let flushed: Value = serde_json::from_str(&done.stdout).unwrap();
+    let error = flushed["sinks"][0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("could not be reached"), "{flushed:#}");
+    assert_eq!(call_records(&home).len(), 21); // the first call and 20 more
+    let done = home.run_toolgate(&["audit", "status", "--json"]);
+    let status: Value = serde_json::from_str(&done.stdout).unwrap();
+    assert!(
+        status["sinks"][0]["waiting"].as_u64().unwrap() >= 20,
+        "{status:#}"
+    );
+    drop(hung);
 }

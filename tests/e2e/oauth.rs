@@ -297,9 +297,10 @@ fn login_call_status_logout_and_no_token_leaks() {
         Some("logout"),
         "{events:?}"
     );
+    // Five through serve, one by `toolgate call`.
     assert_eq!(
         events.iter().filter(|e| *e == "call").count(),
-        5,
+        6,
         "{events:?}"
     );
     // Each call's record says on whose behalf it ran: the IdP's subject of

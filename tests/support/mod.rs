@@ -598,3 +598,112 @@ pub fn descendants(pid: i32) -> Vec<i32> {
     out.retain(|&p| alive(p));
     out
 }
+
+/// Polls `f` until it holds, failing the test after `limit`: for effects
+/// of another process that has no way to tell us (a file, a database).
+pub fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A process's resident memory now and at its peak (`VmRSS`, `VmHWM` of
+/// /proc/PID/status), in KiB; `None` once it has ended.
+pub fn memory_kib(pid: i32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+/// Resets a process's peak resident memory (`VmHWM`) to what it uses now,
+/// so that [`memory_kib`] then shows the peak from here on.
+pub fn reset_peak_memory(pid: i32) {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5")
+        .unwrap_or_else(|e| panic!("could not reset the peak memory of {pid}: {e}"));
+}
+
+/// An SQLite database held locked by another process: python3's `sqlite3`
+/// in `BEGIN EXCLUSIVE`, until [`DbLock::release`] (or drop). In WAL mode
+/// other connections can still read; nobody else can write.
+pub struct DbLock {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    lines: mpsc::Receiver<String>,
+}
+
+const HOLD_LOCK: &str = r#"
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
+c.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+sys.stdin.read()
+c.execute("COMMIT")
+print("released", flush=True)
+"#;
+
+impl DbLock {
+    /// Locks `db` (which must exist) and returns once the lock is held.
+    pub fn hold(home: &Home, db: &Path) -> Self {
+        assert!(db.exists(), "{} does not exist", db.display());
+        let mut child = Command::new(home.tb.python())
+            .args(["-c", HOLD_LOCK])
+            .arg(db)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start python3 to lock the database");
+        let stdout = child.stdout.take().expect("stdout was piped");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stdin = child.stdin.take();
+        let lock = Self {
+            child,
+            stdin,
+            lines,
+        };
+        assert_eq!(
+            lock.lines.recv_timeout(WAIT).as_deref(),
+            Ok("locked"),
+            "the lock on {} was not taken",
+            db.display()
+        );
+        lock
+    }
+
+    /// Commits (nothing) and lets go; returns once the lock is released.
+    pub fn release(mut self) {
+        self.stdin.take();
+        assert_eq!(
+            self.lines.recv_timeout(WAIT).as_deref(),
+            Ok("released"),
+            "the lock was not released"
+        );
+    }
+}
+
+impl Drop for DbLock {
+    fn drop(&mut self) {
+        self.stdin.take();
+        if !wait_gone(self.child.id() as i32, WAIT) {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}

@@ -123,6 +123,20 @@ impl Peer {
         self.send_line(&message.to_string());
     }
 
+    /// Writes one line (a newline is added) `piece` bytes at a time,
+    /// flushed, with `pause` between pieces: a client that drips.
+    pub fn send_in_pieces(&mut self, line: &str, piece: usize, pause: Duration) {
+        let stdin = self.stdin.as_mut().expect("stdin is open");
+        let bytes = format!("{line}\n").into_bytes();
+        for chunk in bytes.chunks(piece) {
+            stdin
+                .write_all(chunk)
+                .and_then(|()| stdin.flush())
+                .expect("write to toolgate");
+            std::thread::sleep(pause);
+        }
+    }
+
     pub fn notify(&mut self, method: &str, params: Value) {
         self.send(&json!({ "jsonrpc": "2.0", "method": method, "params": params }));
     }
@@ -323,4 +337,145 @@ pub fn assert_unknown_tool(response: &Value, name: &str) {
         result["_meta"]["dev.toolgate/error"]["kind"], "unknown_tool",
         "{response}"
     );
+}
+
+/// `toolgate serve` whose IDE can vanish: [`Vanishing::vanish`] closes its
+/// stdin and stdout together, as the OS does when the IDE process dies
+/// (answers then fail with EPIPE). Reads with poll(2), on the test's own
+/// thread, so that nothing else holds the read end of stdout.
+pub struct Vanishing {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Option<std::process::ChildStdout>,
+    pending: Vec<u8>,
+    stderr: Arc<Mutex<String>>,
+    /// Every message read so far, in order.
+    pub seen: Vec<Value>,
+}
+
+impl Vanishing {
+    pub fn start(home: &Home) -> Self {
+        let mut cmd = home.toolgate(&["serve"]);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not start {cmd:?}: {e}"));
+        let mut stderr_pipe = child.stderr.take().unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = stderr_pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Self {
+            stdin: child.stdin.take(),
+            stdout: child.stdout.take(),
+            child,
+            pending: Vec::new(),
+            stderr,
+            seen: Vec::new(),
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// What toolgate logged so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    pub fn send(&mut self, message: &Value) {
+        let stdin = self.stdin.as_mut().expect("stdin is open");
+        stdin
+            .write_all(format!("{message}\n").as_bytes())
+            .and_then(|()| stdin.flush())
+            .expect("write to toolgate");
+    }
+
+    /// The next message within `limit`, if one comes (checked to be
+    /// JSON-RPC).
+    pub fn recv_within(&mut self, limit: Duration) -> Option<Value> {
+        use std::os::fd::AsRawFd;
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(at) = self.pending.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.pending.drain(..=at).collect();
+                let line = String::from_utf8_lossy(&line[..at]).into_owned();
+                let m = check_message(&line).unwrap_or_else(|why| {
+                    panic!("a line on stdout is not a JSON-RPC message ({why}): {line}")
+                });
+                self.seen.push(m.clone());
+                return Some(m);
+            }
+            let stdout = self.stdout.as_mut()?;
+            let left = deadline.saturating_duration_since(Instant::now());
+            let mut pfd = libc::pollfd {
+                fd: stdout.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            let ready = unsafe { libc::poll(&mut pfd, 1, left.as_millis() as i32) };
+            if ready == 0 {
+                return None;
+            }
+            let mut buf = [0u8; 65536];
+            match stdout.read(&mut buf) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.pending.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+
+    /// Reads until the response to `id` (within [`WAIT`]).
+    pub fn until_response(&mut self, id: &Value) -> Value {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.recv_within(left) {
+                Some(m) if m.get("id") == Some(id) && m.get("method").is_none() => return m,
+                Some(_) => {}
+                None => panic!(
+                    "no response to id {id} within {WAIT:?}\n---- toolgate stderr ----\n{}",
+                    self.stderr()
+                ),
+            }
+        }
+    }
+
+    /// The IDE process goes away: its ends of both pipes close.
+    pub fn vanish(&mut self) {
+        self.stdin.take();
+        self.stdout.take();
+    }
+
+    /// Waits (bounded) for toolgate to exit; its status.
+    pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+        assert!(
+            super::wait_gone(self.pid(), limit),
+            "toolgate did not exit within {limit:?}\n---- toolgate stderr ----\n{}",
+            self.stderr()
+        );
+        self.child.wait().expect("wait for toolgate")
+    }
+}
+
+impl Drop for Vanishing {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
