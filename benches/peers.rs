@@ -138,6 +138,9 @@
 //! bed's setup is then not run), `TOOLGATE_PEERS_DIR` (where the peers go),
 //! `TOOLGATE_PEERS_PYTHON312` (a Python ≥ 3.12 for magg).
 
+#[allow(dead_code)]
+mod common;
+
 use std::{
     collections::{BTreeMap, BTreeSet},
     ffi::OsString,
@@ -152,19 +155,28 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail, ensure};
-use rmcp::{
-    ClientHandler, Peer, ServiceExt,
-    model::{
-        CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation, JsonObject,
-        ProtocolVersion, Tool,
+use common::{
+    args::{Args, command_line},
+    client::{self, BenchClient, Conn, ECHO_MESSAGE, echo_params, stderr_tail},
+    procs::{
+        Proc, await_gone, cmdline, descends, parents, process_tree, processes, pss_kib, signal,
+        status_kib,
     },
-    service::{NotificationContext, RoleClient, RunningService},
-    transport::TokioChildProcess,
+    repo_dir,
+    stats::{fmt_opt as fmt, ms, nonempty, split},
+    testbed::{self, absolute, path_with, program_version, upstream_command},
+    toolgate_bin,
+};
+use rmcp::{
+    Peer,
+    model::{CallToolRequestParams, ProtocolVersion, Tool},
+    service::RoleClient,
 };
 use serde_json::{Value, json};
 use tokio::{process::Command, sync::Notify, task::JoinSet};
 
-const ECHO_MESSAGE: &str = "hello";
+/// `clientInfo.name` of the bench's client.
+const CLIENT_NAME: &str = "toolgate-bench";
 
 /// When the run began, for the progress lines.
 static STARTED: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
@@ -324,11 +336,8 @@ Installs the upstreams (bash tests/testbed/setup.sh) and the peers
 
 impl Opts {
     fn parse() -> Result<Self> {
-        let args: Vec<String> = std::env::args()
-            .skip(1)
-            .filter(|a| a != "--bench")
-            .collect();
-        let quick = args.iter().any(|a| a == "--quick");
+        let mut args = Args::from_env(USAGE);
+        let quick = args.quick;
         let mut o = Opts {
             calls: if quick { 200 } else { 2000 },
             blocks: 10,
@@ -340,42 +349,27 @@ impl Opts {
             only: Vec::new(),
             strict: false,
             quick,
-            args: args.clone(),
+            args: args.all.clone(),
         };
-        let mut it = args.iter();
-        while let Some(a) = it.next() {
-            let mut num = |name: &str| -> Result<usize> {
-                let v = it
-                    .next()
-                    .with_context(|| format!("{name} needs a number\n\n{USAGE}"))?;
-                let n: usize = v
-                    .parse()
-                    .with_context(|| format!("{name}: not a number: {v:?}\n\n{USAGE}"))?;
-                ensure!(n > 0, "{name} must be at least 1");
-                Ok(n)
-            };
+        while let Some(a) = args.next_arg() {
             match a.as_str() {
                 "--quick" => {}
-                "--calls" => o.calls = num("--calls")?,
-                "--blocks" => o.blocks = num("--blocks")?,
-                "--warmup" => o.warmup = num("--warmup")?,
-                "--throughput-calls" => o.throughput_calls = num("--throughput-calls")?,
-                "--spawns" => o.spawns = num("--spawns")?,
-                "--budget" => o.budget = Duration::from_secs(num("--budget")? as u64),
+                "--calls" => o.calls = args.number(&a)?,
+                "--blocks" => o.blocks = args.number(&a)?,
+                "--warmup" => o.warmup = args.number(&a)?,
+                "--throughput-calls" => o.throughput_calls = args.number(&a)?,
+                "--spawns" => o.spawns = args.number(&a)?,
+                "--budget" => o.budget = Duration::from_secs(args.number(&a)? as u64),
                 "--strict" => o.strict = true,
                 "--only" => {
-                    let v = it.next().context("--only needs a list")?;
+                    let v = args.value(&a)?;
                     for s in v.split(',').filter(|s| !s.is_empty()) {
                         let p = PathId::parse(s)
                             .with_context(|| format!("--only: unknown path {s:?}\n\n{USAGE}"))?;
                         o.only.push(p);
                     }
                 }
-                "-h" | "--help" => {
-                    eprintln!("{USAGE}");
-                    std::process::exit(0);
-                }
-                other => bail!("unknown argument {other:?}\n\n{USAGE}"),
+                other => args.other(other)?,
             }
         }
         Ok(o)
@@ -389,43 +383,17 @@ impl Opts {
     }
 
     fn command_line(&self) -> String {
-        let mut s = String::from("cargo bench --bench peers");
-        if !self.args.is_empty() {
-            s.push_str(" --");
-            for a in &self.args {
-                s.push(' ');
-                s.push_str(a);
-            }
-        }
-        s
+        command_line("peers", &self.args)
     }
 }
 
 // ---------------------------------------------------------------------------
 // Installs
 
-fn repo_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn toolgate_bin() -> PathBuf {
-    std::env::var_os("TOOLGATE_BENCH_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_toolgate")))
-}
-
 fn peers_dir() -> PathBuf {
     std::env::var_os("TOOLGATE_PEERS_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_dir().join("target/peers"))
-}
-
-fn absolute(p: PathBuf) -> Result<PathBuf> {
-    Ok(if p.is_absolute() {
-        p
-    } else {
-        std::env::current_dir()?.join(p)
-    })
 }
 
 /// Runs a setup script; its progress goes to our stderr.
@@ -458,12 +426,9 @@ fn upstreams() -> Result<(PathBuf, PathBuf)> {
         return Ok((e, t));
     }
     run_setup(&repo_dir().join("tests/testbed/setup.sh"))?;
-    let tb = std::env::var_os("TOOLGATE_TESTBED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_dir().join("target/testbed"));
-    let tb = absolute(tb)?;
-    let e = tb.join("npm/node_modules/.bin/mcp-server-everything");
-    let t = tb.join("venv/bin/mcp-server-time");
+    let tb = absolute(testbed::dir())?;
+    let e = tb.join(testbed::EVERYTHING);
+    let t = tb.join(testbed::TIME);
     ensure!(
         e.exists(),
         "{} missing after the test bed's setup",
@@ -516,105 +481,8 @@ fn npm_version(package_json: &Path) -> String {
         .unwrap_or_else(|| "?".into())
 }
 
-struct Machine {
-    nproc: usize,
-    cpu: String,
-    mem_total: String,
-    kernel: String,
-}
-
-fn machine() -> Machine {
-    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu = cpuinfo
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split_once(':'))
-        .map(|(_, v)| v.trim().to_string())
-        .unwrap_or_else(|| "unknown".into());
-    let mem_total = fs::read_to_string("/proc/meminfo")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("MemTotal:"))
-        .map(|l| l.trim_start_matches("MemTotal:").trim().to_string())
-        .unwrap_or_else(|| "unknown".into());
-    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "unknown".into());
-    Machine {
-        nproc: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        cpu,
-        mem_total,
-        kernel,
-    }
-}
-
 // ---------------------------------------------------------------------------
-// Processes
-
-#[derive(Clone, Debug)]
-struct Proc {
-    pid: i32,
-    ppid: i32,
-    pgrp: i32,
-    state: char,
-    comm: String,
-}
-
-fn processes() -> Vec<Proc> {
-    let mut out = Vec::new();
-    let Ok(dir) = fs::read_dir("/proc") else {
-        return out;
-    };
-    for e in dir.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let comm = stat[open + 1..close].to_string();
-        let mut rest = stat[close + 1..].split_whitespace();
-        let state = rest.next().and_then(|s| s.chars().next()).unwrap_or('?');
-        let ppid = rest.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-        let pgrp = rest.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-        out.push(Proc {
-            pid,
-            ppid,
-            pgrp,
-            state,
-            comm,
-        });
-    }
-    out
-}
-
-/// Whether `pid` is `root` or descends from it.
-fn descends(parent: &BTreeMap<i32, i32>, mut pid: i32, root: i32) -> bool {
-    for _ in 0..64 {
-        if pid == root {
-            return true;
-        }
-        match parent.get(&pid) {
-            Some(&pp) if pp > 1 => pid = pp,
-            _ => return false,
-        }
-    }
-    false
-}
-
-fn cmdline(pid: i32) -> Vec<String> {
-    fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|b| {
-            b.split(|c| *c == 0)
-                .filter(|s| !s.is_empty())
-                .map(|s| String::from_utf8_lossy(s).into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
+// Processes (`common::procs`)
 
 /// An upstream process: one whose command line runs one of the two
 /// upstream servers.
@@ -625,55 +493,11 @@ fn is_upstream(pid: i32) -> bool {
     })
 }
 
-fn status_kib(pid: i32, field: &str) -> Option<u64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    line[field.len()..]
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
-}
-
-fn pss_kib(pid: i32) -> Option<u64> {
-    let text = fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
-    let line = text.lines().find(|l| l.starts_with("Pss:"))?;
-    line["Pss:".len()..]
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
-}
-
 /// The processes of a path that count for its memory: the roots and their
 /// descendants, less the upstream processes and their descendants. Also
 /// returns the upstream processes found.
 fn counted_tree(roots: &[i32]) -> (Vec<Proc>, Vec<Proc>) {
-    let procs = processes();
-    let mut children: BTreeMap<i32, Vec<&Proc>> = BTreeMap::new();
-    for p in &procs {
-        children.entry(p.ppid).or_default().push(p);
-    }
-    let mut counted = Vec::new();
-    let mut upstream = Vec::new();
-    let mut stack: Vec<&Proc> = procs.iter().filter(|p| roots.contains(&p.pid)).collect();
-    let mut seen = BTreeSet::new();
-    while let Some(p) = stack.pop() {
-        if !seen.insert(p.pid) || p.state == 'Z' {
-            continue;
-        }
-        if is_upstream(p.pid) {
-            upstream.push(p.clone());
-            continue;
-        }
-        counted.push(p.clone());
-        if let Some(c) = children.get(&p.pid) {
-            stack.extend(c.iter().copied());
-        }
-    }
-    (counted, upstream)
+    process_tree(roots, |p| is_upstream(p.pid))
 }
 
 #[derive(Clone, Debug)]
@@ -714,14 +538,6 @@ fn rss_sampler(pids: Vec<i32>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle
     })
 }
 
-fn signal(pid: i32, sig: i32) {
-    // SAFETY: kill(2) on a pid (or, negative, a process group) this harness
-    // started; no memory is involved.
-    unsafe {
-        libc::kill(pid, sig);
-    }
-}
-
 /// Makes this process the reaper of its orphaned descendants.
 fn become_subreaper() {
     // SAFETY: prctl(2) with integer arguments only.
@@ -739,78 +555,19 @@ fn node_of(pid: i32, cache: &mut BTreeMap<PathBuf, String>) -> Option<String> {
     let exe = fs::read_link(format!("/proc/{pid}/exe")).ok()?;
     let version = cache
         .entry(exe.clone())
-        .or_insert_with(|| {
-            std::process::Command::new(&exe)
-                .arg("--version")
-                .output()
-                .ok()
-                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-                .unwrap_or_default()
-        })
+        .or_insert_with(|| program_version(&exe))
         .clone();
     Some(format!("{} {version}", exe.display()))
 }
 
 // ---------------------------------------------------------------------------
-// The client
+// The client (`common::client`)
 
-#[derive(Clone, Default)]
-struct BenchClient {
-    tools_changed: Arc<Notify>,
-}
-
-impl ClientHandler for BenchClient {
-    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        self.tools_changed.notify_one();
-    }
-
-    fn get_info(&self) -> ClientConfig {
-        ClientConfig::new(
-            ClientCapabilities::default(),
-            Implementation::new("toolgate-bench", env!("CARGO_PKG_VERSION")),
-        )
-        .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
-    }
-}
-
-struct Conn {
-    label: String,
-    service: RunningService<RoleClient, BenchClient>,
-    stderr_log: PathBuf,
-}
-
-impl Conn {
-    fn peer(&self) -> &Peer<RoleClient> {
-        self.service.peer()
-    }
-}
-
-fn stderr_tail(path: &Path) -> String {
-    let text = fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    if lines.is_empty() {
-        return String::new();
-    }
-    let tail = &lines[lines.len().saturating_sub(15)..];
-    format!(
-        "\n---- last lines of {} ----\n{}",
-        path.display(),
-        tail.join("\n")
-    )
-}
-
-fn echo_params(tool: &str) -> CallToolRequestParams {
-    let mut args = JsonObject::new();
-    args.insert("message".into(), Value::String(ECHO_MESSAGE.into()));
-    CallToolRequestParams::new(tool.to_string()).with_arguments(args)
-}
-
+/// One echo call, given up after `CALL_LIMIT`.
 async fn echo(peer: &Peer<RoleClient>, params: &CallToolRequestParams) -> Result<()> {
-    let r = tokio::time::timeout(CALL_LIMIT, peer.call_tool(params.clone()))
+    tokio::time::timeout(CALL_LIMIT, client::call(peer, params))
         .await
-        .with_context(|| format!("no result within {CALL_LIMIT:?}"))??;
-    ensure!(r.is_error != Some(true), "echo returned isError: {r:?}");
-    Ok(())
+        .with_context(|| format!("no result within {CALL_LIMIT:?}"))?
 }
 
 fn is_echo(name: &str) -> bool {
@@ -918,12 +675,6 @@ struct Env {
     spawn_counter: usize,
 }
 
-/// The variables a direct upstream keeps (toolgate's base set for stdio
-/// upstreams, as in benches/proxy.rs).
-const UPSTREAM_ENV: [&str; 9] = [
-    "LOGNAME", "USER", "SHELL", "TERM", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ",
-];
-
 /// Removed from every child's environment.
 const ENV_REMOVED: [&str; 8] = [
     "RUST_LOG",
@@ -950,11 +701,7 @@ struct Launch {
 
 impl Env {
     fn path_var(&self) -> OsString {
-        let mut dirs = vec![self.node_bin.clone()];
-        if let Some(p) = std::env::var_os("PATH") {
-            dirs.extend(std::env::split_paths(&p));
-        }
-        std::env::join_paths(dirs).unwrap_or_default()
+        path_with([self.node_bin.clone()])
     }
 
     /// A command with the common environment of every path's processes.
@@ -980,25 +727,10 @@ impl Env {
     /// An upstream started directly: toolgate's base environment for stdio
     /// upstreams, with PATH holding the command's folder first.
     fn upstream_command(&self, program: &Path) -> Command {
-        let mut c = Command::new(program);
-        c.env_clear();
-        for (k, v) in std::env::vars_os() {
-            if UPSTREAM_ENV.iter().any(|u| k == *u) {
-                c.env(k, v);
-            }
-        }
-        let mut dirs: Vec<PathBuf> = program
-            .parent()
-            .map(Path::to_path_buf)
-            .into_iter()
-            .collect();
-        dirs.push(self.node_bin.clone());
-        if let Some(p) = std::env::var_os("PATH") {
-            dirs.extend(std::env::split_paths(&p));
-        }
-        c.env("PATH", std::env::join_paths(dirs).unwrap_or_default())
-            .env("HOME", &self.home)
-            .current_dir(self.scratch.path());
+        let dirs = program.parent().map(Path::to_path_buf).into_iter();
+        let path = path_with(dirs.chain([self.node_bin.clone()]));
+        let mut c = upstream_command(program, Some(path));
+        c.env("HOME", &self.home).current_dir(self.scratch.path());
         c
     }
 
@@ -1247,43 +979,19 @@ impl Env {
         }
         // Spawn every connection's child first, so they start together.
         let mut pending = Vec::new();
-        for (label, mut cmd) in launch.conns {
+        for (label, cmd) in launch.conns {
             let log = self.log(p, &label.replace(' ', "-"));
-            let stderr = fs::File::create(&log)?;
-            cmd.process_group(0);
-            let (transport, _) = TokioChildProcess::builder(cmd)
-                .stderr(Stdio::from(stderr))
-                .spawn()
-                .with_context(|| format!("{}: spawn {label}", p.name()))?;
-            let pid = transport.id().context("child has no pid")? as i32;
+            let child = client::spawn(&format!("{} ({label})", p.name()), cmd, &log)?;
+            let pid = child.pid as i32;
             self.groups.insert(pid);
             self.spawned.insert(pid);
             self.live.insert(pid, p);
             inst.roots.push(pid);
-            pending.push((label, transport, log));
+            pending.push(child);
         }
-        for (label, transport, log) in pending {
-            let client = BenchClient {
-                tools_changed: notify.clone(),
-            };
-            let service = match tokio::time::timeout(WAIT_LIMIT, client.serve(transport)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => bail!(
-                    "{} ({label}): initialize failed: {e}{}",
-                    p.name(),
-                    stderr_tail(&log)
-                ),
-                Err(_) => bail!(
-                    "{} ({label}): no initialize result within {WAIT_LIMIT:?}{}",
-                    p.name(),
-                    stderr_tail(&log)
-                ),
-            };
-            inst.conns.push(Conn {
-                label: format!("{} ({label})", p.name()),
-                service,
-                stderr_log: log,
-            });
+        for child in pending {
+            let client = BenchClient::sharing(CLIENT_NAME, notify.clone());
+            inst.conns.push(child.initialize(client, WAIT_LIMIT).await?);
         }
         inst.init = inst.t0.elapsed();
         Ok(())
@@ -1341,7 +1049,7 @@ impl Env {
     fn stragglers(&self) -> Vec<Proc> {
         let me = std::process::id() as i32;
         let procs = processes();
-        let parent: BTreeMap<i32, i32> = procs.iter().map(|p| (p.pid, p.ppid)).collect();
+        let parent = parents(&procs);
         for p in &procs {
             if p.ppid == me && p.state == 'Z' && !self.spawned.contains(&p.pid) {
                 // SAFETY: waitpid(2) on a zombie child that tokio does not own.
@@ -1425,25 +1133,9 @@ impl Env {
     /// The final check: nothing of ours may be alive.
     async fn check_no_leftovers(&mut self) {
         self.live.clear();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let left = self.stragglers();
-            if left.is_empty() {
-                return;
-            }
-            if Instant::now() >= deadline {
-                for p in &left {
-                    eprintln!(
-                        "LEAK: process {} ({}) outlived the benchmark; killing it",
-                        p.pid, p.comm
-                    );
-                    self.leaks.push(format!("{} {}", p.pid, p.comm));
-                    signal(p.pid, libc::SIGKILL);
-                }
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let mut leaks = std::mem::take(&mut self.leaks);
+        await_gone(|| self.stragglers(), "the benchmark", &mut leaks).await;
+        self.leaks = leaks;
     }
 }
 
@@ -1599,30 +1291,14 @@ struct PathResult {
     upstream_procs: usize,
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn sorted(v: &[f64]) -> Vec<f64> {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    s
-}
-
+/// The median; `None` without samples.
 fn median(v: &[f64]) -> Option<f64> {
-    (!v.is_empty()).then(|| percentile(&sorted(v), 50.0))
+    pct(v, 50.0)
 }
 
+/// Percentile `p`; `None` without samples.
 fn pct(v: &[f64], p: f64) -> Option<f64> {
-    (!v.is_empty()).then(|| percentile(&sorted(v), p))
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
+    nonempty(v).map(|v| common::stats::pct(v, p))
 }
 
 impl PathResult {
@@ -1649,10 +1325,6 @@ fn rotation<T: Copy>(items: &[T], b: usize) -> Vec<T> {
         v.reverse();
     }
     v
-}
-
-fn split(total: usize, n: usize, i: usize) -> usize {
-    total / n + usize::from(i < total % n)
 }
 
 // ---------------------------------------------------------------------------
@@ -2022,13 +1694,6 @@ async fn scenario_startup(
 // ---------------------------------------------------------------------------
 // Report
 
-fn fmt(v: Option<f64>, decimals: usize) -> String {
-    match v {
-        Some(v) if v.is_finite() => format!("{v:.decimals$}"),
-        _ => "—".into(),
-    }
-}
-
 /// "value (ratio×)" against direct.
 fn with_ratio(v: Option<f64>, direct: Option<f64>, decimals: usize, show: bool) -> String {
     match (v, direct) {
@@ -2040,7 +1705,7 @@ fn with_ratio(v: Option<f64>, direct: Option<f64>, decimals: usize, show: bool) 
 }
 
 fn mib(kib: Option<u64>) -> Option<f64> {
-    kib.map(|k| k as f64 / 1024.0)
+    kib.map(|k| common::stats::mib(k as f64))
 }
 
 struct Verdicts {
@@ -2155,7 +1820,7 @@ fn first_line(s: &str) -> &str {
 
 fn print_report(
     o: &Opts,
-    m: &Machine,
+    m: &common::Machine,
     v: &Versions,
     res: &BTreeMap<PathId, PathResult>,
     env: &Env,
@@ -2294,27 +1959,17 @@ fn print_report(
         }
     }
     println!();
-    if env.leaks.is_empty() {
-        println!("Leftover processes at the end: none.");
-    } else {
-        println!(
-            "**Leftover processes (killed by the harness): {}**",
-            env.leaks.join("; ")
-        );
-    }
+    common::print_leftovers("at the end", &env.leaks, "; ");
 }
 
 fn report_json(
     o: &Opts,
-    m: &Machine,
+    m: &common::Machine,
     v: &Versions,
     res: &BTreeMap<PathId, PathResult>,
     env: &Env,
     ver: &Verdicts,
 ) -> Value {
-    let secs_now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
     let dist = |v: &[f64]| json!({"median_ms": median(v), "samples_ms": v});
     let paths: serde_json::Map<String, Value> = res
         .iter()
@@ -2372,35 +2027,34 @@ fn report_json(
             )
         })
         .collect();
-    json!({
-        "version": 1,
-        "unix_time": secs_now,
-        "command": o.command_line(),
-        "machine": {"nproc": m.nproc, "cpu": m.cpu, "mem_total": m.mem_total, "kernel": m.kernel},
-        "toolgate": toolgate_bin(),
-        "upstreams": {"everything": env.everything, "everything_version": v.everything, "time": env.time, "time_version": v.time},
-        "peer_versions": {"fastmcp": v.fastmcp, "magg": v.magg, "mcp-proxy": v.mcp_proxy, "mcp-hub": v.mcp_hub},
-        "options": {
-            "calls": o.calls, "blocks": o.blocks, "warmup": o.warmup,
-            "throughput_calls": o.throughput_calls, "spawns": o.spawns,
-            "budget_s": o.budget.as_secs_f64(), "min_round_s": o.min_round.as_secs_f64(),
-            "inflight_levels": INFLIGHT_LEVELS, "quick": o.quick,
-            "only": o.only.iter().map(|p| p.name()).collect::<Vec<_>>(),
-        },
-        "paths": paths,
-        "targets": {
-            "added_latency": ver.latency.map(|(t, bp, b, r, met)| json!({
-                "toolgate_added_ms": t, "best_peer": bp, "best_peer_added_ms": b,
-                "ratio": r, "target_max_ratio": TARGET_ADDED_LATENCY_FRACTION, "met": met,
-            })),
-            "pins_startup": ver.startup.map(|(t, bp, b, s, met)| json!({
-                "toolgate_pins_ms": t, "best_peer": bp, "best_peer_ms": b,
-                "speedup": s, "target_min_speedup": TARGET_PINS_STARTUP_SPEEDUP, "met": met,
-            })),
-        },
-        "notes": env.notes,
-        "leaked_processes": env.leaks,
-    })
+    common::figures(
+        o.command_line(),
+        m.json(),
+        json!({
+            "upstreams": {"everything": env.everything, "everything_version": v.everything, "time": env.time, "time_version": v.time},
+            "peer_versions": {"fastmcp": v.fastmcp, "magg": v.magg, "mcp-proxy": v.mcp_proxy, "mcp-hub": v.mcp_hub},
+            "options": {
+                "calls": o.calls, "blocks": o.blocks, "warmup": o.warmup,
+                "throughput_calls": o.throughput_calls, "spawns": o.spawns,
+                "budget_s": o.budget.as_secs_f64(), "min_round_s": o.min_round.as_secs_f64(),
+                "inflight_levels": INFLIGHT_LEVELS, "quick": o.quick,
+                "only": o.only.iter().map(|p| p.name()).collect::<Vec<_>>(),
+            },
+            "paths": paths,
+            "targets": {
+                "added_latency": ver.latency.map(|(t, bp, b, r, met)| json!({
+                    "toolgate_added_ms": t, "best_peer": bp, "best_peer_added_ms": b,
+                    "ratio": r, "target_max_ratio": TARGET_ADDED_LATENCY_FRACTION, "met": met,
+                })),
+                "pins_startup": ver.startup.map(|(t, bp, b, s, met)| json!({
+                    "toolgate_pins_ms": t, "best_peer": bp, "best_peer_ms": b,
+                    "speedup": s, "target_min_speedup": TARGET_PINS_STARTUP_SPEEDUP, "met": met,
+                })),
+            },
+            "notes": env.notes,
+            "leaked_processes": env.leaks,
+        }),
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -2410,18 +2064,10 @@ async fn run(o: Opts) -> Result<bool> {
     become_subreaper();
     let (everything, time) = upstreams()?;
     let installs = peer_installs()?;
-    let bin = toolgate_bin();
-    ensure!(
-        bin.exists(),
-        "toolgate binary {} missing\nhint: cargo build --release",
-        bin.display()
-    );
-    let m = machine();
-    let out_dir = repo_dir().join("target/bench");
-    fs::create_dir_all(&out_dir)?;
-    let scratch = tempfile::Builder::new()
-        .prefix("tmp-peers-")
-        .tempdir_in(&out_dir)?;
+    common::require_toolgate()?;
+    let m = common::machine();
+    let out_dir = common::out_dir()?;
+    let scratch = common::scratch(&out_dir, "tmp-peers-")?;
     let home = scratch.path().join("home");
     fs::create_dir_all(&home)?;
     let node_bin = everything
@@ -2498,10 +2144,8 @@ async fn run(o: Opts) -> Result<bool> {
     let v = versions(&env);
     let ver = verdicts(&res);
     print_report(&o, &m, &v, &res, &env, &ver);
-    let out = out_dir.join("peers.json");
     let json = report_json(&o, &m, &v, &res, &env, &ver);
-    fs::write(&out, serde_json::to_string_pretty(&json)? + "\n")?;
-    eprintln!("raw figures: {}", out.display());
+    common::write_figures(&out_dir.join("peers.json"), &json, true)?;
     // Full details of failures, which the table shortens to a line.
     for (p, r) in &res {
         if let Some(s) = status_of(r)
@@ -2522,23 +2166,5 @@ async fn run(o: Opts) -> Result<bool> {
 }
 
 fn main() {
-    let o = match Opts::parse() {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::exit(2);
-        }
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    match rt.block_on(run(o)) {
-        Ok(true) => {}
-        Ok(false) => std::process::exit(1),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::exit(1);
-        }
-    }
+    common::run_bench(Opts::parse, run);
 }

@@ -19,11 +19,13 @@
 //! Results: a markdown table on stdout, raw figures in
 //! `target/bench/proxy.json`. Progress goes to stderr.
 
+#[allow(dead_code)]
+mod common;
+
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    collections::BTreeSet,
     fs,
     path::{Path, PathBuf},
-    process::Stdio,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -31,22 +33,27 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
+use common::{
+    args::{Args, command_line},
+    client::{self, Conn, ECHO_MESSAGE, call, echo_params},
+    procs::{check_no_leftovers, settled_rss_kib, status_kib},
+    stats::{fmt_opt, median, ms, nonempty, percentile, sorted, split, summary},
+    testbed::{self, path_with, program_version, toolgate_command, upstream_command},
+    toolgate_bin,
+};
 use rmcp::{
-    ClientHandler, Peer, ServiceExt,
-    model::{
-        CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation, JsonObject,
-        ProtocolVersion, Tool,
-    },
-    service::{NotificationContext, RoleClient, RunningService},
-    transport::TokioChildProcess,
+    Peer,
+    model::{CallToolRequestParams, ProtocolVersion, Tool},
+    service::RoleClient,
 };
 use serde_json::{Value, json};
-use tokio::{process::Command, sync::Notify, task::JoinSet};
+use tokio::{process::Command, task::JoinSet};
 
-/// The upstream tool every call goes to, and its arguments.
+/// The upstream tool every call goes to (with `{"message": "hello"}`).
 const ECHO_TOOL: &str = "echo";
-const ECHO_MESSAGE: &str = "hello";
+/// `clientInfo.name` of the bench's client.
+const CLIENT_NAME: &str = "toolgate-bench";
 
 /// Upstream names for the start-up scenario (two copies of server-everything).
 const STARTUP_UPSTREAMS: [&str; 2] = ["alpha", "beta"];
@@ -140,12 +147,8 @@ target/testbed/npm/node_modules/.bin/mcp-server-everything
 
 impl Opts {
     fn parse() -> Result<Self> {
-        let args: Vec<String> = std::env::args()
-            .skip(1)
-            // cargo bench passes --bench to harness = false targets.
-            .filter(|a| a != "--bench")
-            .collect();
-        let quick = args.iter().any(|a| a == "--quick");
+        let mut args = Args::from_env(USAGE);
+        let quick = args.quick;
         let mut o = Opts {
             calls: if quick { 200 } else { 2000 },
             warmup: if quick { 100 } else { 1000 },
@@ -161,49 +164,25 @@ impl Opts {
             strict: false,
             only: Vec::new(),
             quick,
-            args: args.clone(),
+            args: args.all.clone(),
         };
-        let mut it = args.iter();
-        while let Some(a) = it.next() {
-            let mut num = |name: &str| -> Result<usize> {
-                let v = it
-                    .next()
-                    .with_context(|| format!("{name} needs a number\n\n{USAGE}"))?;
-                let n: usize = v
-                    .parse()
-                    .with_context(|| format!("{name}: not a number: {v:?}\n\n{USAGE}"))?;
-                ensure!(n > 0, "{name} must be at least 1");
-                Ok(n)
-            };
+        while let Some(a) = args.next_arg() {
             match a.as_str() {
                 "--quick" => {}
-                "--calls" => o.calls = num("--calls")?,
-                "--warmup" => o.warmup = num("--warmup")?,
-                "--blocks" => o.blocks = num("--blocks")?,
-                "--sessions" => o.sessions = num("--sessions")?,
-                "--throughput-calls" => o.throughput_calls = num("--throughput-calls")?,
-                "--inflight" => o.inflight = num("--inflight")?,
-                "--spawns" => o.spawns = num("--spawns")?,
-                "--rss-upstreams" => o.rss_upstreams = num("--rss-upstreams")?,
+                "--calls" => o.calls = args.number(&a)?,
+                "--warmup" => o.warmup = args.number(&a)?,
+                "--blocks" => o.blocks = args.number(&a)?,
+                "--sessions" => o.sessions = args.number(&a)?,
+                "--throughput-calls" => o.throughput_calls = args.number(&a)?,
+                "--inflight" => o.inflight = args.number(&a)?,
+                "--spawns" => o.spawns = args.number(&a)?,
+                "--rss-upstreams" => o.rss_upstreams = args.number(&a)?,
                 "--direct-only" => o.direct_only = true,
                 "--realistic-policy" => o.realistic_policy = true,
                 "--audit" => o.audit = true,
                 "--strict" => o.strict = true,
-                "--only" => {
-                    let v = it.next().context("--only needs a list")?;
-                    for s in v.split(',') {
-                        ensure!(
-                            SCENARIOS.contains(&s),
-                            "--only: unknown scenario {s:?} (known: {SCENARIOS:?})"
-                        );
-                        o.only.push(s.to_string());
-                    }
-                }
-                "-h" | "--help" => {
-                    eprintln!("{USAGE}");
-                    std::process::exit(0);
-                }
-                other => bail!("unknown argument {other:?}\n\n{USAGE}"),
+                "--only" => o.only.extend(args.scenarios(&a, &SCENARIOS)?),
+                other => args.other(other)?,
             }
         }
         Ok(o)
@@ -214,120 +193,17 @@ impl Opts {
     }
 
     fn command_line(&self) -> String {
-        let mut s = String::from("cargo bench --bench proxy");
-        if !self.args.is_empty() {
-            s.push_str(" --");
-            for a in &self.args {
-                s.push(' ');
-                s.push_str(a);
-            }
-        }
-        s
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Environment
-
-fn repo_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The mcp-server-everything binary, or an error that says how to get it.
-fn find_everything() -> Result<PathBuf> {
-    let candidate = if let Some(p) = std::env::var_os("TESTBED_EVERYTHING") {
-        let p = PathBuf::from(p);
-        ensure!(
-            p.exists(),
-            "TESTBED_EVERYTHING is set to {}, which does not exist\n\
-             hint: run `bash tests/testbed/setup.sh`, then `. target/testbed/env.sh`",
-            p.display()
-        );
-        p
-    } else {
-        let tb = std::env::var_os("TOOLGATE_TESTBED")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| repo_dir().join("target/testbed"));
-        let p = tb.join("npm/node_modules/.bin/mcp-server-everything");
-        ensure!(
-            p.exists(),
-            "mcp-server-everything not found: TESTBED_EVERYTHING is not set and {} does not exist\n\
-             hint: run `bash tests/testbed/setup.sh` (it installs \
-             @modelcontextprotocol/server-everything@2026.8.31 under target/testbed)",
-            p.display()
-        );
-        p
-    };
-    // Absolute, so toolgate can run it from any working directory.
-    let abs = if candidate.is_absolute() {
-        candidate
-    } else {
-        std::env::current_dir()?.join(candidate)
-    };
-    Ok(abs)
-}
-
-/// The toolgate under test: the one cargo built for this bench, unless
-/// `TOOLGATE_BENCH_BIN` names another build.
-fn toolgate_bin() -> PathBuf {
-    std::env::var_os("TOOLGATE_BENCH_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_toolgate")))
-}
-
-struct Machine {
-    nproc: usize,
-    cpu: String,
-    mem_total: String,
-    kernel: String,
-}
-
-fn machine() -> Machine {
-    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu = cpuinfo
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split_once(':'))
-        .map(|(_, v)| v.trim().to_string())
-        .unwrap_or_else(|| "unknown".into());
-    let mem_total = fs::read_to_string("/proc/meminfo")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("MemTotal:"))
-        .map(|l| l.trim_start_matches("MemTotal:").trim().to_string())
-        .unwrap_or_else(|| "unknown".into());
-    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "unknown".into());
-    Machine {
-        nproc: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        cpu,
-        mem_total,
-        kernel,
+        command_line("proxy", &self.args)
     }
 }
 
 // ---------------------------------------------------------------------------
 // The client
 
-/// Variables a direct upstream gets from the harness's environment: those of
-/// toolgate's base set (`src/upstream/command.rs`) that can matter to Node.
-const UPSTREAM_ENV: [&str; 10] = [
-    "HOME", "LOGNAME", "USER", "SHELL", "TERM", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ",
-];
-
 /// PATH for an upstream: the folder of its command first, then ours (what
 /// toolgate does, so `#!/usr/bin/env node` finds the same Node either way).
 fn upstream_path(command: &Path) -> std::ffi::OsString {
-    let mut dirs: Vec<PathBuf> = command
-        .parent()
-        .map(Path::to_path_buf)
-        .into_iter()
-        .collect();
-    if let Some(p) = std::env::var_os("PATH") {
-        dirs.extend(std::env::split_paths(&p));
-    }
-    std::env::join_paths(dirs).unwrap_or_default()
+    path_with(command.parent().map(Path::to_path_buf))
 }
 
 /// The `node` an upstream's `#!/usr/bin/env node` runs, and its version.
@@ -339,51 +215,7 @@ fn upstream_node(command: &Path) -> String {
     else {
         return "node not found".into();
     };
-    let version = std::process::Command::new(&node)
-        .arg("--version")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    format!("{} {version}", node.display())
-}
-
-/// The one client used on every path. It declares no capabilities (so
-/// server-everything exposes the same tools directly and through toolgate)
-/// and wakes the harness when the server says its tool list changed.
-#[derive(Clone, Default)]
-struct BenchClient {
-    tools_changed: Arc<Notify>,
-}
-
-impl ClientHandler for BenchClient {
-    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        // notify_one keeps a permit when nobody waits yet, so a notification
-        // that arrives while a tools/list is in flight is not lost.
-        self.tools_changed.notify_one();
-    }
-
-    fn get_info(&self) -> ClientConfig {
-        // rmcp's default protocol version is 2026-07-28, which has no
-        // `initialize`; pin the newest version that has one, on both paths.
-        ClientConfig::new(
-            ClientCapabilities::default(),
-            Implementation::new("toolgate-bench", env!("CARGO_PKG_VERSION")),
-        )
-        .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
-    }
-}
-
-/// A connected client and the child process behind it.
-struct Conn {
-    label: String,
-    service: RunningService<RoleClient, BenchClient>,
-    pid: u32,
-    spawned_at: Instant,
-    /// Time from spawn to the `initialize` result.
-    init: Duration,
-    tools_changed: Arc<Notify>,
-    stderr_log: PathBuf,
+    format!("{} {}", node.display(), program_version(&node))
 }
 
 /// What to start: server-everything directly, or toolgate with a config.
@@ -392,277 +224,45 @@ enum Target<'a> {
     Via { home: &'a Path },
 }
 
-/// Spawns the target and completes the MCP handshake.
-async fn connect(label: &str, target: Target<'_>, stderr_log: &Path) -> Result<Conn> {
-    let mut cmd = match target {
-        Target::Direct { everything } => {
+impl Target<'_> {
+    fn command(&self) -> Command {
+        match self {
             // The environment toolgate gives a stdio upstream: a base set of
             // variables (none of NODE_OPTIONS and the like), and PATH with
             // the command's folder first (where the testbed keeps Node 22).
-            let mut c = Command::new(everything);
-            c.env_clear();
-            for (k, v) in std::env::vars_os() {
-                if UPSTREAM_ENV.iter().any(|u| k == *u) {
-                    c.env(k, v);
-                }
+            Target::Direct { everything } => {
+                upstream_command(everything, Some(upstream_path(everything)))
             }
-            c.env("PATH", upstream_path(everything));
-            c
+            Target::Via { home } => {
+                let mut c = toolgate_command(home);
+                c.arg("serve");
+                c
+            }
         }
-        Target::Via { home } => {
-            let mut c = Command::new(toolgate_bin());
-            c.arg("serve")
-                .env("TOOLGATE_HOME", home)
-                .env_remove("TOOLGATE_CONFIG");
-            c
-        }
-    };
-    // A user's debug logging would skew the figures.
-    cmd.env_remove("RUST_LOG");
-    // Its own process group: every process of this scenario can be found
-    // (and, if one leaked, ended) by group id.
-    cmd.process_group(0);
-    let stderr =
-        fs::File::create(stderr_log).with_context(|| format!("create {}", stderr_log.display()))?;
-
-    let client = BenchClient::default();
-    let tools_changed = client.tools_changed.clone();
-
-    let spawned_at = Instant::now();
-    let (transport, _) = TokioChildProcess::builder(cmd)
-        .stderr(Stdio::from(stderr))
-        .spawn()
-        .with_context(|| format!("{label}: spawn"))?;
-    let pid = transport.id().context("child has no pid")?;
-    let service = match tokio::time::timeout(WAIT_LIMIT, client.serve(transport)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => bail!("{label}: initialize failed: {e}{}", stderr_tail(stderr_log)),
-        Err(_) => bail!(
-            "{label}: no initialize result within {WAIT_LIMIT:?}{}",
-            stderr_tail(stderr_log)
-        ),
-    };
-    let init = spawned_at.elapsed();
-    Ok(Conn {
-        label: label.to_string(),
-        service,
-        pid,
-        spawned_at,
-        init,
-        tools_changed,
-        stderr_log: stderr_log.to_path_buf(),
-    })
+    }
 }
 
-fn stderr_tail(path: &Path) -> String {
-    let text = fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    if lines.is_empty() {
-        return String::new();
-    }
-    let tail = &lines[lines.len().saturating_sub(20)..];
-    format!(
-        "\n---- last lines of its stderr ({}) ----\n{}",
-        path.display(),
-        tail.join("\n")
+/// Lists tools until `complete` accepts the list; returns the list and the
+/// time since spawn. Re-lists when the server announces a change (with a
+/// 20 ms poll as a fallback in case no notification comes).
+async fn wait_for_tools(
+    c: &Conn,
+    what: &str,
+    complete: impl Fn(&[Tool]) -> bool,
+) -> Result<(Vec<Tool>, Duration)> {
+    c.wait_for_tools(
+        WAIT_LIMIT,
+        Duration::from_millis(20),
+        |tools| Ok(complete(tools)),
+        |tools| {
+            let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+            format!(
+                "tools/list still lacks {what} after {WAIT_LIMIT:?}; it has {} tools: {names:?}",
+                names.len()
+            )
+        },
     )
-}
-
-impl Conn {
-    fn peer(&self) -> &Peer<RoleClient> {
-        self.service.peer()
-    }
-
-    /// Lists tools until `complete` accepts the list; returns the list and
-    /// the time since spawn. Re-lists when the server announces a change
-    /// (with a short poll as a fallback in case no notification comes).
-    async fn wait_for_tools(
-        &self,
-        what: &str,
-        complete: impl Fn(&[Tool]) -> bool,
-    ) -> Result<(Vec<Tool>, Duration)> {
-        let deadline = Instant::now() + WAIT_LIMIT;
-        loop {
-            let tools = self
-                .peer()
-                .list_all_tools()
-                .await
-                .with_context(|| format!("{}: tools/list", self.label))?;
-            if complete(&tools) {
-                return Ok((tools, self.spawned_at.elapsed()));
-            }
-            if Instant::now() >= deadline {
-                let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
-                bail!(
-                    "{}: tools/list still lacks {what} after {WAIT_LIMIT:?}; it has {} tools: {names:?}{}",
-                    self.label,
-                    names.len(),
-                    stderr_tail(&self.stderr_log)
-                );
-            }
-            tokio::select! {
-                _ = self.tools_changed.notified() => {}
-                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
-            }
-        }
-    }
-
-    /// Cancels the service: closes the child's stdin and waits for it to
-    /// exit (rmcp sends SIGTERM after 3 s, then SIGKILL). Returns the time
-    /// the child took to exit. Dropping the service instead would leave the
-    /// child to a background task that may never run.
-    async fn shutdown(self) -> Result<Duration> {
-        let t = Instant::now();
-        self.service
-            .cancel()
-            .await
-            .with_context(|| format!("{}: shutdown", self.label))?;
-        Ok(t.elapsed())
-    }
-}
-
-fn echo_params() -> CallToolRequestParams {
-    let mut args = JsonObject::new();
-    args.insert("message".into(), Value::String(ECHO_MESSAGE.into()));
-    CallToolRequestParams::new(ECHO_TOOL).with_arguments(args)
-}
-
-/// One echo call; fails on a protocol error or an `isError` result.
-async fn echo(peer: &Peer<RoleClient>, params: &CallToolRequestParams) -> Result<()> {
-    let r = peer.call_tool(params.clone()).await?;
-    ensure!(r.is_error != Some(true), "echo returned isError: {r:?}");
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------
-// Processes: leak detection
-
-/// (pid, ppid, pgrp, state, comm) of every process.
-fn processes() -> Vec<(i32, i32, i32, char, String)> {
-    let mut out = Vec::new();
-    let Ok(dir) = fs::read_dir("/proc") else {
-        return out;
-    };
-    for e in dir.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // "pid (comm) state ppid pgrp ..."; comm may contain spaces and ')'.
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let comm = stat[open + 1..close].to_string();
-        let mut rest = stat[close + 1..].split_whitespace();
-        let state = rest.next().and_then(|s| s.chars().next()).unwrap_or('?');
-        let ppid = rest.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-        let pgrp = rest.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-        out.push((pid, ppid, pgrp, state, comm));
-    }
-    out
-}
-
-/// Live processes this benchmark started: descendants of this process, and
-/// members of the process groups of the children it spawned (which catches
-/// grandchildren that were orphaned). Zombies do not count.
-fn our_processes(groups: &BTreeSet<i32>) -> Vec<(i32, String)> {
-    let me = std::process::id() as i32;
-    let procs = processes();
-    let parent: BTreeMap<i32, i32> = procs.iter().map(|p| (p.0, p.1)).collect();
-    let descends_from_me = |mut pid: i32| {
-        for _ in 0..64 {
-            match parent.get(&pid) {
-                Some(&pp) if pp == me => return true,
-                Some(&pp) if pp > 1 => pid = pp,
-                _ => return false,
-            }
-        }
-        false
-    };
-    procs
-        .iter()
-        .filter(|p| p.0 != me && p.3 != 'Z')
-        .filter(|p| groups.contains(&p.2) || descends_from_me(p.0))
-        .map(|p| (p.0, p.4.clone()))
-        .collect()
-}
-
-/// Waits (up to 5 s) for every process of the given groups and every
-/// descendant of ours to be gone. Whatever is left is reported as leaked
-/// and killed, by pid.
-async fn check_no_leftovers(groups: &BTreeSet<i32>, leaks: &mut Vec<String>) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let left = our_processes(groups);
-        if left.is_empty() {
-            return;
-        }
-        if Instant::now() >= deadline {
-            for (pid, comm) in left {
-                eprintln!("LEAK: process {pid} ({comm}) outlived its scenario; killing it");
-                leaks.push(format!("{pid} {comm}"));
-                // SAFETY: kill(2) with a pid we started; no memory involved.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                }
-            }
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-fn vm_status_kib(pid: u32, field: &str) -> Option<u64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    line[field.len()..]
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
-}
-
-// ---------------------------------------------------------------------------
-// Figures
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    // Nearest rank.
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn sorted(v: &[f64]) -> Vec<f64> {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    s
-}
-
-fn median(v: &[f64]) -> f64 {
-    percentile(&sorted(v), 50.0)
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-fn latency_summary(samples_ms: &[f64]) -> Value {
-    let s = sorted(samples_ms);
-    let mean = s.iter().sum::<f64>() / s.len().max(1) as f64;
-    json!({
-        "count": s.len(),
-        "p50_ms": percentile(&s, 50.0),
-        "p90_ms": percentile(&s, 90.0),
-        "p99_ms": percentile(&s, 99.0),
-        "min_ms": s.first(),
-        "max_ms": s.last(),
-        "mean_ms": mean,
-    })
+    .await
 }
 
 #[derive(Default)]
@@ -741,7 +341,14 @@ impl Env {
     }
 
     async fn connect(&mut self, label: &str, target: Target<'_>, log: &str) -> Result<Conn> {
-        let conn = connect(label, target, &self.log(log)).await?;
+        let conn = client::connect(
+            label,
+            target.command(),
+            &self.log(log),
+            CLIENT_NAME,
+            WAIT_LIMIT,
+        )
+        .await?;
         self.groups.insert(conn.pid as i32);
         Ok(conn)
     }
@@ -912,11 +519,6 @@ async fn scenario_calls(env: &mut Env, o: &Opts, r: &mut Results) -> Result<()> 
     Ok(())
 }
 
-/// Part `i` of `total` split into `n` near-equal parts.
-fn split(total: usize, n: usize, i: usize) -> usize {
-    total / n + usize::from(i < total % n)
-}
-
 async fn calls_session(
     env: &mut Env,
     o: &Opts,
@@ -925,7 +527,7 @@ async fn calls_session(
     calls: usize,
     tput: usize,
 ) -> Result<()> {
-    let params = echo_params();
+    let params = echo_params(ECHO_TOOL);
     let everything = env.everything.clone();
     let mut conns: Vec<(usize, Conn)> = Vec::new();
     let direct = env
@@ -938,7 +540,7 @@ async fn calls_session(
         )
         .await?;
     let has_echo = |tools: &[Tool]| tools.iter().any(|t| t.name == ECHO_TOOL);
-    let (direct_tools, _) = direct.wait_for_tools("echo", has_echo).await?;
+    let (direct_tools, _) = wait_for_tools(&direct, "echo", has_echo).await?;
     conns.push((DIRECT, direct));
 
     if !o.direct_only {
@@ -956,10 +558,14 @@ async fn calls_session(
             .await?;
         // Same tool names as direct (prefix ""), so the same call works.
         let names: BTreeSet<String> = direct_tools.iter().map(|t| t.name.to_string()).collect();
-        via.wait_for_tools("every tool of server-everything, unprefixed", |tools| {
-            let got: BTreeSet<String> = tools.iter().map(|t| t.name.to_string()).collect();
-            names.is_subset(&got)
-        })
+        wait_for_tools(
+            &via,
+            "every tool of server-everything, unprefixed",
+            |tools| {
+                let got: BTreeSet<String> = tools.iter().map(|t| t.name.to_string()).collect();
+                names.is_subset(&got)
+            },
+        )
         .await?;
         conns.push((VIA, via));
     }
@@ -981,7 +587,7 @@ async fn calls_session(
             "calls-control",
         )
         .await?;
-    control.wait_for_tools("echo", has_echo).await?;
+    wait_for_tools(&control, "echo", has_echo).await?;
     conns.push((CONTROL, control));
 
     // Sanity: the echo answers with the message on every path.
@@ -1000,7 +606,7 @@ async fn calls_session(
     for (_, c) in &conns {
         throughput_round(c.peer(), o.warmup * 10, o.inflight, &params).await?;
         for _ in 0..o.warmup {
-            echo(c.peer(), &params).await?;
+            call(c.peer(), &params).await?;
         }
     }
 
@@ -1015,7 +621,7 @@ async fn calls_session(
             let out = &mut r.latency_ms[k];
             for _ in 0..n {
                 let t = Instant::now();
-                echo(c.peer(), &params).await?;
+                call(c.peer(), &params).await?;
                 out.push(ms(t.elapsed()));
             }
         }
@@ -1034,7 +640,7 @@ async fn calls_session(
     for (_, c) in conns {
         c.shutdown().await?;
     }
-    check_no_leftovers(&env.groups, &mut r.leaks).await;
+    check_no_leftovers(&env.groups, |_| false, "its scenario", &mut r.leaks).await;
     Ok(())
 }
 
@@ -1055,7 +661,7 @@ async fn throughput_round(
         let params = params.clone();
         set.spawn(async move {
             while next.fetch_add(1, Ordering::Relaxed) < total {
-                echo(&peer, &params).await?;
+                call(&peer, &params).await?;
             }
             Ok::<_, anyhow::Error>(())
         });
@@ -1099,11 +705,10 @@ async fn scenario_startup(
                 let c = env
                     .connect("via toolgate", Target::Via { home }, "startup-via")
                     .await?;
-                let (_, t) = c
-                    .wait_for_tools("the tools of both upstreams", |tools| {
-                        has_all_tools(tools, &STARTUP_UPSTREAMS, baseline)
-                    })
-                    .await?;
+                let (_, t) = wait_for_tools(&c, "the tools of both upstreams", |tools| {
+                    has_all_tools(tools, &STARTUP_UPSTREAMS, baseline)
+                })
+                .await?;
                 r.init_ms.via.push(ms(c.init));
                 r.tools_ms.via.push(ms(t));
                 r.shutdown_ms.via.push(ms(c.shutdown().await?));
@@ -1118,18 +723,17 @@ async fn scenario_startup(
                         "startup-direct",
                     )
                     .await?;
-                let (_, t) = c
-                    .wait_for_tools("every tool", |tools| {
-                        baseline
-                            .iter()
-                            .all(|b| tools.iter().any(|t| t.name == b.as_str()))
-                    })
-                    .await?;
+                let (_, t) = wait_for_tools(&c, "every tool", |tools| {
+                    baseline
+                        .iter()
+                        .all(|b| tools.iter().any(|t| t.name == b.as_str()))
+                })
+                .await?;
                 r.init_ms.direct.push(ms(c.init));
                 r.tools_ms.direct.push(ms(t));
                 r.shutdown_ms.direct.push(ms(c.shutdown().await?));
             }
-            check_no_leftovers(&env.groups, &mut r.leaks).await;
+            check_no_leftovers(&env.groups, |_| false, "its scenario", &mut r.leaks).await;
         }
     }
     Ok(())
@@ -1145,37 +749,21 @@ async fn scenario_rss(env: &mut Env, o: &Opts, r: &mut Results, baseline: &[Stri
     let c = env
         .connect("via toolgate", Target::Via { home: &home }, "rss-via")
         .await?;
-    let (tools, _) = c
-        .wait_for_tools("the tools of every upstream", |tools| {
-            has_all_tools(tools, &names, baseline)
-        })
-        .await?;
+    let (tools, _) = wait_for_tools(&c, "the tools of every upstream", |tools| {
+        has_all_tools(tools, &names, baseline)
+    })
+    .await?;
     r.rss_tool_count = tools.len();
     // Idle: serve gives memory back after 2 s without a message from the
     // IDE (an IDE's toolgate waits most of its life), so the first sample
     // is taken 5 s after the tools were listed; then every 100 ms until
     // three samples in a row agree within 64 KiB (at most 3 s more).
-    r.listed_rss_kib = vm_status_kib(c.pid, "VmRSS:");
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    let start = Instant::now();
-    let mut last: Vec<u64> = Vec::new();
-    loop {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let rss = vm_status_kib(c.pid, "VmRSS:").context("read VmRSS of toolgate")?;
-        last.push(rss);
-        let n = last.len();
-        let settled = n >= 3 && {
-            let w = &last[n - 3..];
-            w.iter().max().unwrap_or(&0) - w.iter().min().unwrap_or(&0) <= 64
-        };
-        if settled || start.elapsed() >= Duration::from_secs(3) {
-            break;
-        }
-    }
-    r.idle_rss_kib = last.last().copied();
-    r.idle_hwm_kib = vm_status_kib(c.pid, "VmHWM:");
+    r.listed_rss_kib = status_kib(c.pid, "VmRSS:");
+    // (5 s, then the first 100 ms step.)
+    r.idle_rss_kib = Some(settled_rss_kib(c.pid, Duration::from_millis(5100)).await?);
+    r.idle_hwm_kib = status_kib(c.pid, "VmHWM:");
     c.shutdown().await?;
-    check_no_leftovers(&env.groups, &mut r.leaks).await;
+    check_no_leftovers(&env.groups, |_| false, "its scenario", &mut r.leaks).await;
     Ok(())
 }
 
@@ -1190,13 +778,6 @@ struct Row {
     target: String,
     met: Option<bool>,
     decimals: usize,
-}
-
-fn fmt_num(v: Option<f64>, decimals: usize) -> String {
-    match v {
-        Some(v) if v.is_finite() => format!("{v:.decimals$}"),
-        _ => "—".into(),
-    }
 }
 
 fn fmt_ratio(q: Option<f64>) -> String {
@@ -1220,10 +801,6 @@ impl Row {
 
 fn ratio(via: Option<f64>, direct: Option<f64>) -> Option<f64> {
     Some(via? / direct?).filter(|r| r.is_finite())
-}
-
-fn nonempty(v: &[f64]) -> Option<&[f64]> {
-    (!v.is_empty()).then_some(v)
 }
 
 fn rows(o: &Opts, r: &Results) -> Vec<Row> {
@@ -1336,7 +913,7 @@ fn noise_rows(r: &Results) -> Vec<Row> {
     out
 }
 
-fn print_report(o: &Opts, m: &Machine, everything: &Path, rows: &[Row], r: &Results) {
+fn print_report(o: &Opts, m: &common::Machine, everything: &Path, rows: &[Row], r: &Results) {
     println!("# toolgate proxy benchmark\n");
     println!("- command: `{}`", o.command_line());
     println!(
@@ -1383,8 +960,8 @@ fn print_report(o: &Opts, m: &Machine, everything: &Path, rows: &[Row], r: &Resu
         println!(
             "| {} | {} | {} | {} | {} | {} |",
             row.metric,
-            fmt_num(row.direct, row.decimals),
-            fmt_num(row.via, row.decimals),
+            fmt_opt(row.direct, row.decimals),
+            fmt_opt(row.via, row.decimals),
             fmt_ratio(row.ratio),
             row.target,
             met
@@ -1430,8 +1007,8 @@ fn print_report(o: &Opts, m: &Machine, everything: &Path, rows: &[Row], r: &Resu
             println!(
                 "| {} | {} | {} | {} |",
                 row.metric,
-                fmt_num(row.direct, row.decimals),
-                fmt_num(row.via, row.decimals),
+                fmt_opt(row.direct, row.decimals),
+                fmt_opt(row.via, row.decimals),
                 fmt_ratio(row.ratio)
             );
         }
@@ -1452,20 +1029,16 @@ fn print_report(o: &Opts, m: &Machine, everything: &Path, rows: &[Row], r: &Resu
             hwm as f64 / 1024.0
         );
     }
-    if r.leaks.is_empty() {
-        println!("Leftover processes after each scenario: none.");
-    } else {
-        println!(
-            "**Leftover processes (killed by the harness): {}**",
-            r.leaks.join(", ")
-        );
-    }
+    common::print_leftovers("after each scenario", &r.leaks, ", ");
 }
 
-fn report_json(o: &Opts, m: &Machine, everything: &Path, rows: &[Row], r: &Results) -> Value {
-    let secs_now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+fn report_json(
+    o: &Opts,
+    m: &common::Machine,
+    everything: &Path,
+    rows: &[Row],
+    r: &Results,
+) -> Value {
     let rounds = |v: &[(usize, f64)]| -> Value {
         json!({
             "calls_per_s": nonempty_rounds(v).map(Results::throughput),
@@ -1474,78 +1047,67 @@ fn report_json(o: &Opts, m: &Machine, everything: &Path, rows: &[Row], r: &Resul
     };
     let dist =
         |v: &[f64]| -> Value { json!({ "median_ms": nonempty(v).map(median), "samples_ms": v }) };
-    json!({
-        "version": 1,
-        "unix_time": secs_now,
-        "command": o.command_line(),
-        "machine": {
-            "nproc": m.nproc, "cpu": m.cpu, "mem_total": m.mem_total, "kernel": m.kernel,
-        },
-        "toolgate": toolgate_bin(),
-        "upstream": everything,
-        "node": upstream_node(everything),
-        "options": {
-            "calls": o.calls, "warmup": o.warmup, "latency_blocks": o.blocks,
-            "throughput_calls": o.throughput_calls, "inflight": o.inflight,
-            "sessions": o.sessions, "spawns": o.spawns, "rss_upstreams": o.rss_upstreams,
-            "quick": o.quick, "direct_only": o.direct_only, "only": o.only,
-        },
-        "latency": {
-            "direct": latency_summary(&r.latency_ms[DIRECT]),
-            "via": latency_summary(&r.latency_ms[VIA]),
-            "control": latency_summary(&r.latency_ms[CONTROL]),
-            "direct_samples_ms": r.latency_ms[DIRECT],
-            "via_samples_ms": r.latency_ms[VIA],
-            "control_samples_ms": r.latency_ms[CONTROL],
-        },
-        "throughput": {
-            "direct": rounds(&r.throughput_rounds[DIRECT]),
-            "via": rounds(&r.throughput_rounds[VIA]),
-            "control": rounds(&r.throughput_rounds[CONTROL]),
-        },
-        "startup": {
-            "init": { "direct": dist(&r.init_ms.direct), "via": dist(&r.init_ms.via) },
-            "tools_list_complete": { "direct": dist(&r.tools_ms.direct), "via": dist(&r.tools_ms.via) },
-            "shutdown": { "direct": dist(&r.shutdown_ms.direct), "via": dist(&r.shutdown_ms.via) },
-        },
-        "idle_rss": {
-            "vm_rss_kib": r.idle_rss_kib,
-            "vm_rss_kib_when_listed": r.listed_rss_kib,
-            "vm_hwm_kib": r.idle_hwm_kib,
-            "tools_listed": r.rss_tool_count,
-        },
-        "table": rows.iter().map(|row| json!({
-            "metric": row.metric, "direct": row.direct, "via": row.via,
-            "ratio": row.ratio, "target": row.target, "met": row.met,
-        })).collect::<Vec<_>>(),
-        "noise_floor": noise_rows(r).iter().map(|row| json!({
-            "metric": row.metric, "direct": row.direct, "control": row.via, "ratio": row.ratio,
-        })).collect::<Vec<_>>(),
-        "leaked_processes": r.leaks,
-    })
+    common::figures(
+        o.command_line(),
+        m.json(),
+        json!({
+            "upstream": everything,
+            "node": upstream_node(everything),
+            "options": {
+                "calls": o.calls, "warmup": o.warmup, "latency_blocks": o.blocks,
+                "throughput_calls": o.throughput_calls, "inflight": o.inflight,
+                "sessions": o.sessions, "spawns": o.spawns, "rss_upstreams": o.rss_upstreams,
+                "quick": o.quick, "direct_only": o.direct_only, "only": o.only,
+            },
+            "latency": {
+                "direct": summary(&r.latency_ms[DIRECT]),
+                "via": summary(&r.latency_ms[VIA]),
+                "control": summary(&r.latency_ms[CONTROL]),
+                "direct_samples_ms": r.latency_ms[DIRECT],
+                "via_samples_ms": r.latency_ms[VIA],
+                "control_samples_ms": r.latency_ms[CONTROL],
+            },
+            "throughput": {
+                "direct": rounds(&r.throughput_rounds[DIRECT]),
+                "via": rounds(&r.throughput_rounds[VIA]),
+                "control": rounds(&r.throughput_rounds[CONTROL]),
+            },
+            "startup": {
+                "init": { "direct": dist(&r.init_ms.direct), "via": dist(&r.init_ms.via) },
+                "tools_list_complete": { "direct": dist(&r.tools_ms.direct), "via": dist(&r.tools_ms.via) },
+                "shutdown": { "direct": dist(&r.shutdown_ms.direct), "via": dist(&r.shutdown_ms.via) },
+            },
+            "idle_rss": {
+                "vm_rss_kib": r.idle_rss_kib,
+                "vm_rss_kib_when_listed": r.listed_rss_kib,
+                "vm_hwm_kib": r.idle_hwm_kib,
+                "tools_listed": r.rss_tool_count,
+            },
+            "table": rows.iter().map(|row| json!({
+                "metric": row.metric, "direct": row.direct, "via": row.via,
+                "ratio": row.ratio, "target": row.target, "met": row.met,
+            })).collect::<Vec<_>>(),
+            "noise_floor": noise_rows(r).iter().map(|row| json!({
+                "metric": row.metric, "direct": row.direct, "control": row.via, "ratio": row.ratio,
+            })).collect::<Vec<_>>(),
+            "leaked_processes": r.leaks,
+        }),
+    )
 }
 
 // ---------------------------------------------------------------------------
 
 async fn run(o: Opts) -> Result<bool> {
-    let everything = find_everything()?;
+    let everything = testbed::find_everything()?;
     if !o.direct_only {
-        let bin = toolgate_bin();
-        ensure!(
-            bin.exists(),
-            "toolgate binary {} missing\nhint: cargo build",
-            bin.display()
-        );
+        common::require_toolgate()?;
     }
-    let m = machine();
-    let out_dir = repo_dir().join("target/bench");
-    fs::create_dir_all(&out_dir)?;
+    let m = common::machine();
+    let out_dir = common::out_dir()?;
     let mut env = Env {
         everything: everything.clone(),
         // On the same disk as a real toolgate home, not a tmpfs /tmp.
-        scratch: tempfile::Builder::new()
-            .prefix("tmp-")
-            .tempdir_in(&out_dir)?,
+        scratch: common::scratch(&out_dir, "tmp-")?,
         groups: BTreeSet::new(),
     };
     let mut r = Results::default();
@@ -1566,9 +1128,8 @@ async fn run(o: Opts) -> Result<bool> {
                     "baseline",
                 )
                 .await?;
-            let (tools, _) = c
-                .wait_for_tools("echo", |t| t.iter().any(|t| t.name == ECHO_TOOL))
-                .await?;
+            let (tools, _) =
+                wait_for_tools(&c, "echo", |t| t.iter().any(|t| t.name == ECHO_TOOL)).await?;
             c.shutdown().await?;
             r.direct_tool_count = tools.len();
             tools.iter().map(|t| t.name.to_string()).collect::<Vec<_>>()
@@ -1584,15 +1145,13 @@ async fn run(o: Opts) -> Result<bool> {
     .await;
     // On an error, connections were dropped mid-scenario: make sure their
     // processes are gone before reporting.
-    check_no_leftovers(&env.groups, &mut r.leaks).await;
+    check_no_leftovers(&env.groups, |_| false, "its scenario", &mut r.leaks).await;
     outcome?;
 
     let rows = rows(&o, &r);
     print_report(&o, &m, &everything, &rows, &r);
-    let out = out_dir.join("proxy.json");
     let json = report_json(&o, &m, &everything, &rows, &r);
-    fs::write(&out, serde_json::to_string_pretty(&json)? + "\n")?;
-    eprintln!("raw figures: {}", out.display());
+    common::write_figures(&out_dir.join("proxy.json"), &json, true)?;
 
     let missed = rows.iter().any(|row| row.met == Some(false));
     if !r.leaks.is_empty() {
@@ -1603,23 +1162,5 @@ async fn run(o: Opts) -> Result<bool> {
 }
 
 fn main() {
-    let o = match Opts::parse() {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::exit(2);
-        }
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    match rt.block_on(run(o)) {
-        Ok(true) => {}
-        Ok(false) => std::process::exit(1),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::exit(1);
-        }
-    }
+    common::run_bench(Opts::parse, run);
 }

@@ -158,34 +158,36 @@
 //! fails. The exit status is 1 on an error or a leftover process, and with
 //! `--strict` also when a rule is broken; 2 on a bad command line.
 
+#[allow(dead_code)]
+mod common;
 #[path = "scaling/upstream.rs"]
 mod upstream;
 
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    collections::BTreeSet,
     fs,
     path::{Path, PathBuf},
-    process::Stdio,
-    sync::Arc,
     time::{Duration, Instant},
 };
 
-use anyhow::{Context, Result, bail, ensure};
-use rmcp::{
-    ClientHandler, Peer, ServiceExt,
-    model::{
-        CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation, JsonObject,
-        ProtocolVersion, Tool,
-    },
-    service::{NotificationContext, RoleClient, RunningService},
-    transport::TokioChildProcess,
+use anyhow::{Context, Result, ensure};
+use common::{
+    args::{Args, command_line},
+    client::{self, Conn, call},
+    procs::{check_no_leftovers, cmdline, settled_rss_kib, status_kib},
+    stats::{fmt as f, median, mib, ms, pct, split, summary},
+    testbed::{toolgate_command, upstream_command},
+    toolgate_bin,
 };
+use rmcp::model::{CallToolRequestParams, ProtocolVersion, Tool};
 use serde_json::{Value, json};
-use tokio::{process::Command, sync::Notify};
+use tokio::process::Command;
 
 /// How long any single wait may take before the harness gives up: a failure
 /// detector, not a target.
 const WAIT_LIMIT: Duration = Duration::from_secs(120);
+/// `clientInfo.name` of the bench's client.
+const CLIENT_NAME: &str = "toolgate-bench-scaling";
 
 /// Tools per upstream in the results scenario, and by default in the
 /// upstreams scenario.
@@ -274,11 +276,8 @@ fn list(v: &str, name: &str) -> Result<Vec<usize>> {
 
 impl Opts {
     fn parse() -> Result<Self> {
-        let args: Vec<String> = std::env::args()
-            .skip(1)
-            .filter(|a| a != "--bench")
-            .collect();
-        let quick = args.iter().any(|a| a == "--quick");
+        let mut args = Args::from_env(USAGE);
+        let quick = args.quick;
         let mut o = Opts {
             calls: if quick { 300 } else { 3000 },
             sessions: if quick { 1 } else { 5 },
@@ -295,50 +294,25 @@ impl Opts {
             strict: false,
             only: Vec::new(),
             quick,
-            args: args.clone(),
+            args: args.all.clone(),
         };
-        let mut it = args.iter();
-        while let Some(a) = it.next() {
-            let mut value = |name: &str| -> Result<String> {
-                it.next()
-                    .cloned()
-                    .with_context(|| format!("{name} needs a value\n\n{USAGE}"))
-            };
-            let num = |name: &str, v: String| -> Result<usize> {
-                let n: usize = v
-                    .parse()
-                    .with_context(|| format!("{name}: not a number: {v:?}\n\n{USAGE}"))?;
-                ensure!(n > 0, "{name} must be at least 1");
-                Ok(n)
-            };
+        while let Some(a) = args.next_arg() {
             match a.as_str() {
                 "--quick" => {}
-                "--calls" => o.calls = num(a, value(a)?)?,
-                "--sessions" => o.sessions = num(a, value(a)?)?,
-                "--blocks" => o.blocks = num(a, value(a)?)?,
-                "--warmup" => o.warmup = num(a, value(a)?)?,
-                "--upstreams" => o.upstream_counts = list(&value(a)?, a)?,
-                "--tools-per-upstream" => o.tools_per_upstream = num(a, value(a)?)?,
-                "--tools" => o.tool_counts = list(&value(a)?, a)?,
-                "--sizes" => o.sizes = list(&value(a)?, a)?,
-                "--result-budget" => o.result_budget = num(a, value(a)?)? * 1_000_000,
+                "--calls" => o.calls = args.number(&a)?,
+                "--sessions" => o.sessions = args.number(&a)?,
+                "--blocks" => o.blocks = args.number(&a)?,
+                "--warmup" => o.warmup = args.number(&a)?,
+                "--upstreams" => o.upstream_counts = list(&args.value(&a)?, &a)?,
+                "--tools-per-upstream" => o.tools_per_upstream = args.number(&a)?,
+                "--tools" => o.tool_counts = list(&args.value(&a)?, &a)?,
+                "--sizes" => o.sizes = list(&args.value(&a)?, &a)?,
+                "--result-budget" => o.result_budget = args.number(&a)? * 1_000_000,
                 "--no-idle-rss" => o.idle_rss = false,
-                "--tolerance-us" => o.tolerance_us = num(a, value(a)?)? as f64,
+                "--tolerance-us" => o.tolerance_us = args.number(&a)? as f64,
                 "--strict" => o.strict = true,
-                "--only" => {
-                    for s in value(a)?.split(',') {
-                        ensure!(
-                            SCENARIOS.contains(&s),
-                            "--only: unknown scenario {s:?} (known: {SCENARIOS:?})"
-                        );
-                        o.only.push(s.to_string());
-                    }
-                }
-                "-h" | "--help" => {
-                    eprintln!("{USAGE}");
-                    std::process::exit(0);
-                }
-                other => bail!("unknown argument {other:?}\n\n{USAGE}"),
+                "--only" => o.only.extend(args.scenarios(&a, &SCENARIOS)?),
+                other => args.other(other)?,
             }
         }
         ensure!(o.calls >= o.sessions, "--calls must be at least --sessions");
@@ -350,15 +324,7 @@ impl Opts {
     }
 
     fn command_line(&self) -> String {
-        let mut s = String::from("cargo bench --bench scaling");
-        if !self.args.is_empty() {
-            s.push_str(" --");
-            for a in &self.args {
-                s.push(' ');
-                s.push_str(a);
-            }
-        }
-        s
+        command_line("scaling", &self.args)
     }
 
     /// Calls per path for a result size, over all sessions.
@@ -371,202 +337,42 @@ impl Opts {
 }
 
 // ---------------------------------------------------------------------------
-// Environment
+// The client (`common::client`)
 
-fn repo_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn toolgate_bin() -> PathBuf {
-    std::env::var_os("TOOLGATE_BENCH_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_toolgate")))
-}
-
-struct Machine {
-    nproc: usize,
-    cpu: String,
-    mem_total: String,
-    kernel: String,
-    load: String,
-}
-
-fn machine() -> Machine {
-    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu = cpuinfo
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split_once(':'))
-        .map(|(_, v)| v.trim().to_string())
-        .unwrap_or_else(|| "unknown".into());
-    let mem_total = fs::read_to_string("/proc/meminfo")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("MemTotal:"))
-        .map(|l| l.trim_start_matches("MemTotal:").trim().to_string())
-        .unwrap_or_else(|| "unknown".into());
-    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "unknown".into());
-    let load = fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into());
-    Machine {
-        nproc: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        cpu,
-        mem_total,
-        kernel,
-        load,
-    }
-}
-
-/// Variables a direct upstream keeps (toolgate's base set for a stdio
-/// upstream, `src/upstream/command.rs`, minus PATH, set below).
-const UPSTREAM_ENV: [&str; 10] = [
-    "HOME", "LOGNAME", "USER", "SHELL", "TERM", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ",
-];
-
-// ---------------------------------------------------------------------------
-// The client
-
-/// The one client on every path: no capabilities, the protocol version
-/// pinned, and a wake-up when the server says its tool list changed.
-#[derive(Clone, Default)]
-struct BenchClient {
-    tools_changed: Arc<Notify>,
-}
-
-impl ClientHandler for BenchClient {
-    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        self.tools_changed.notify_one();
-    }
-
-    fn get_info(&self) -> ClientConfig {
-        ClientConfig::new(
-            ClientCapabilities::default(),
-            Implementation::new("toolgate-bench-scaling", env!("CARGO_PKG_VERSION")),
-        )
-        .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
-    }
-}
-
-struct Conn {
-    label: String,
-    service: RunningService<RoleClient, BenchClient>,
-    pid: u32,
-    spawned_at: Instant,
-    init: Duration,
-    tools_changed: Arc<Notify>,
-    stderr_log: PathBuf,
-}
-
-async fn connect(label: &str, mut cmd: Command, stderr_log: &Path) -> Result<Conn> {
-    cmd.env_remove("RUST_LOG");
-    cmd.process_group(0);
-    let stderr =
-        fs::File::create(stderr_log).with_context(|| format!("create {}", stderr_log.display()))?;
-    let client = BenchClient::default();
-    let tools_changed = client.tools_changed.clone();
-    let spawned_at = Instant::now();
-    let (transport, _) = TokioChildProcess::builder(cmd)
-        .stderr(Stdio::from(stderr))
-        .spawn()
-        .with_context(|| format!("{label}: spawn"))?;
-    let pid = transport.id().context("child has no pid")?;
-    let service = match tokio::time::timeout(WAIT_LIMIT, client.serve(transport)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => bail!("{label}: initialize failed: {e}{}", stderr_tail(stderr_log)),
-        Err(_) => bail!(
-            "{label}: no initialize result within {WAIT_LIMIT:?}{}",
-            stderr_tail(stderr_log)
-        ),
-    };
-    Ok(Conn {
-        label: label.to_string(),
-        service,
-        pid,
-        spawned_at,
-        init: spawned_at.elapsed(),
-        tools_changed,
-        stderr_log: stderr_log.to_path_buf(),
-    })
-}
-
-fn stderr_tail(path: &Path) -> String {
-    let text = fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    if lines.is_empty() {
-        return String::new();
-    }
-    let tail = &lines[lines.len().saturating_sub(20)..];
-    format!(
-        "\n---- last lines of its stderr ({}) ----\n{}",
-        path.display(),
-        tail.join("\n")
-    )
-}
-
-impl Conn {
-    fn peer(&self) -> &Peer<RoleClient> {
-        self.service.peer()
-    }
-
-    /// Lists tools until the list has `count` tools including `name`;
-    /// returns the time since spawn. Re-lists on `list_changed`, with a 20
-    /// ms poll as a fallback.
-    async fn wait_for_tools(&self, count: usize, name: &str) -> Result<Duration> {
-        let deadline = Instant::now() + WAIT_LIMIT;
-        loop {
-            let tools: Vec<Tool> = self
-                .peer()
-                .list_all_tools()
-                .await
-                .with_context(|| format!("{}: tools/list", self.label))?;
-            if tools.len() == count && tools.iter().any(|t| t.name == name) {
-                return Ok(self.spawned_at.elapsed());
-            }
-            ensure!(
-                tools.len() <= count,
-                "{}: tools/list has {} tools, more than the {count} expected",
-                self.label,
-                tools.len()
-            );
-            if Instant::now() >= deadline {
-                bail!(
-                    "{}: tools/list still has {} of {count} tools (or lacks {name}) after {WAIT_LIMIT:?}{}",
-                    self.label,
-                    tools.len(),
-                    stderr_tail(&self.stderr_log)
+/// Lists tools until the list has `count` tools including `name`; returns
+/// the time since spawn. Re-lists on `list_changed`, with a 20 ms poll as a
+/// fallback.
+async fn wait_for_tools(c: &Conn, count: usize, name: &str) -> Result<Duration> {
+    let (_, took) = c
+        .wait_for_tools(
+            WAIT_LIMIT,
+            Duration::from_millis(20),
+            |tools| {
+                if tools.len() == count && tools.iter().any(|t| t.name == name) {
+                    return Ok(true);
+                }
+                ensure!(
+                    tools.len() <= count,
+                    "{}: tools/list has {} tools, more than the {count} expected",
+                    c.label,
+                    tools.len()
                 );
-            }
-            tokio::select! {
-                _ = self.tools_changed.notified() => {}
-                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
-            }
-        }
-    }
-
-    async fn shutdown(self) -> Result<()> {
-        self.service
-            .cancel()
-            .await
-            .with_context(|| format!("{}: shutdown", self.label))?;
-        Ok(())
-    }
+                Ok(false)
+            },
+            |tools: &[Tool]| {
+                format!(
+                    "tools/list still has {} of {count} tools (or lacks {name}) after {WAIT_LIMIT:?}",
+                    tools.len()
+                )
+            },
+        )
+        .await?;
+    Ok(took)
 }
 
 /// The call every measurement makes: `tool`, asking for `bytes` bytes.
 fn call_params(tool: &str, bytes: usize) -> CallToolRequestParams {
-    let mut args = JsonObject::new();
-    args.insert("bytes".into(), json!(bytes));
-    CallToolRequestParams::new(tool.to_string()).with_arguments(args)
-}
-
-/// One call; fails on a protocol error or an `isError` result.
-async fn call(peer: &Peer<RoleClient>, params: &CallToolRequestParams) -> Result<()> {
-    let r = peer.call_tool(params.clone()).await?;
-    ensure!(r.is_error != Some(true), "the call returned isError");
-    Ok(())
+    client::call_params(tool, &[("bytes", json!(bytes))])
 }
 
 /// One call whose result must be a text of exactly `bytes` bytes.
@@ -591,180 +397,31 @@ async fn checked_call(c: &Conn, params: &CallToolRequestParams, bytes: usize) ->
 }
 
 // ---------------------------------------------------------------------------
-// Processes
-
-/// (pid, ppid, pgrp, state, comm) of every process.
-fn processes() -> Vec<(i32, i32, i32, char, String)> {
-    let mut out = Vec::new();
-    let Ok(dir) = fs::read_dir("/proc") else {
-        return out;
-    };
-    for e in dir.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let comm = stat[open + 1..close].to_string();
-        let mut rest = stat[close + 1..].split_whitespace();
-        let state = rest.next().and_then(|s| s.chars().next()).unwrap_or('?');
-        let ppid = rest.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-        let pgrp = rest.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-        out.push((pid, ppid, pgrp, state, comm));
-    }
-    out
-}
+// Processes (`common::procs`)
 
 /// Whether `pid` is a synthetic upstream of this run (its command line
 /// holds `--upstream` and `--run TAG`).
 fn is_our_upstream(pid: i32, tag: &str) -> bool {
-    let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else {
-        return false;
-    };
-    let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
-    args.iter().any(|a| *a == upstream::FLAG.as_bytes())
-        && args
-            .windows(2)
-            .any(|w| w[0] == b"--run" && w[1] == tag.as_bytes())
-}
-
-/// Live processes this benchmark started: our descendants, members of the
-/// process groups of our children, and synthetic upstreams of this run
-/// wherever they are. Zombies do not count.
-fn our_processes(groups: &BTreeSet<i32>, tag: &str) -> Vec<(i32, String)> {
-    let me = std::process::id() as i32;
-    let procs = processes();
-    let parent: BTreeMap<i32, i32> = procs.iter().map(|p| (p.0, p.1)).collect();
-    let descends_from_me = |mut pid: i32| {
-        for _ in 0..64 {
-            match parent.get(&pid) {
-                Some(&pp) if pp == me => return true,
-                Some(&pp) if pp > 1 => pid = pp,
-                _ => return false,
-            }
-        }
-        false
-    };
-    procs
-        .iter()
-        .filter(|p| p.0 != me && p.3 != 'Z')
-        .filter(|p| groups.contains(&p.2) || descends_from_me(p.0) || is_our_upstream(p.0, tag))
-        .map(|p| (p.0, p.4.clone()))
-        .collect()
-}
-
-/// Waits up to 5 s for every process of ours to be gone; whatever is left
-/// is reported as leaked and killed, by pid.
-async fn check_no_leftovers(groups: &BTreeSet<i32>, tag: &str, leaks: &mut Vec<String>) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let left = our_processes(groups, tag);
-        if left.is_empty() {
-            return;
-        }
-        if Instant::now() >= deadline {
-            for (pid, comm) in left {
-                eprintln!("LEAK: process {pid} ({comm}) outlived its point; killing it");
-                leaks.push(format!("{pid} {comm}"));
-                // SAFETY: kill(2) with a pid of a process this run started.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                }
-            }
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-fn vm_status_kib(pid: u32, field: &str) -> Option<u64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    line[field.len()..]
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
+    let args = cmdline(pid);
+    args.iter().any(|a| a == upstream::FLAG)
+        && args.windows(2).any(|w| w[0] == "--run" && w[1] == tag)
 }
 
 /// Idle RSS: serve gives memory back 2 to 4 s after the last message from
 /// the IDE; read 4.5 s after the last call, then every 100 ms until three
 /// readings agree within 64 KiB (at most 3 s more).
 async fn idle_rss_kib(pid: u32) -> Result<(u64, u64)> {
-    tokio::time::sleep(Duration::from_millis(4500)).await;
-    let start = Instant::now();
-    let mut last: Vec<u64> = Vec::new();
-    loop {
-        let rss = vm_status_kib(pid, "VmRSS:").context("read VmRSS of toolgate")?;
-        last.push(rss);
-        let n = last.len();
-        let settled = n >= 3 && {
-            let w = &last[n - 3..];
-            w.iter().max().unwrap_or(&0) - w.iter().min().unwrap_or(&0) <= 64
-        };
-        if settled || start.elapsed() >= Duration::from_secs(3) {
-            let anon = vm_status_kib(pid, "RssAnon:").context("read RssAnon of toolgate")?;
-            return Ok((rss, anon));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let rss = settled_rss_kib(pid, Duration::from_millis(4500)).await?;
+    let anon = status_kib(pid, "RssAnon:").context("read RssAnon of toolgate")?;
+    Ok((rss, anon))
 }
 
 // ---------------------------------------------------------------------------
 // Figures
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn sorted(v: &[f64]) -> Vec<f64> {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    s
-}
-
-fn pct(v: &[f64], p: f64) -> f64 {
-    percentile(&sorted(v), p)
-}
-
-fn median(v: &[f64]) -> f64 {
-    pct(v, 50.0)
-}
-
 fn median_kib(v: &[u64]) -> Option<f64> {
     let f: Vec<f64> = v.iter().map(|&k| k as f64).collect();
     (!f.is_empty()).then(|| median(&f))
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-fn mib(kib: f64) -> f64 {
-    kib / 1024.0
-}
-
-fn summary(samples_ms: &[f64]) -> Value {
-    let s = sorted(samples_ms);
-    let mean = s.iter().sum::<f64>() / s.len().max(1) as f64;
-    json!({
-        "count": s.len(),
-        "p50_ms": percentile(&s, 50.0),
-        "p90_ms": percentile(&s, 90.0),
-        "p99_ms": percentile(&s, 99.0),
-        "min_ms": s.first(),
-        "max_ms": s.last(),
-        "mean_ms": mean,
-    })
 }
 
 const DIRECT: usize = 0;
@@ -781,11 +438,6 @@ const ORDERS: [[usize; 3]; 6] = [
     [VIA, DIRECT, CONTROL],
     [CONTROL, VIA, DIRECT],
 ];
-
-/// Part `i` of `total` split into `n` near-equal parts.
-fn split(total: usize, n: usize, i: usize) -> usize {
-    total / n + usize::from(i < total % n)
-}
 
 /// One point of the upstreams or tools scenario, pooled over sessions.
 #[derive(Default)]
@@ -932,17 +584,8 @@ impl Env {
     /// The direct path: one synthetic upstream, started as toolgate starts
     /// a stdio upstream (cleared environment, the base variables, PATH).
     fn upstream_command(&self, spec: &upstream::Spec) -> Command {
-        let mut c = Command::new(&self.exe);
+        let mut c = upstream_command(&self.exe, std::env::var_os("PATH"));
         c.args(spec.args(&self.tag));
-        c.env_clear();
-        for (k, v) in std::env::vars_os() {
-            if UPSTREAM_ENV.iter().any(|u| k == *u) {
-                c.env(k, v);
-            }
-        }
-        if let Some(p) = std::env::var_os("PATH") {
-            c.env("PATH", p);
-        }
         c
     }
 
@@ -968,10 +611,8 @@ impl Env {
     }
 
     fn via_command(home: &Path) -> Command {
-        let mut c = Command::new(toolgate_bin());
-        c.arg("serve")
-            .env("TOOLGATE_HOME", home)
-            .env_remove("TOOLGATE_CONFIG");
+        let mut c = toolgate_command(home);
+        c.arg("serve");
         c
     }
 
@@ -985,13 +626,20 @@ impl Env {
                 .filter(char::is_ascii_alphanumeric)
                 .collect::<String>()
         ));
-        let conn = connect(label, cmd, &log).await?;
+        let conn = client::connect(label, cmd, &log, CLIENT_NAME, WAIT_LIMIT).await?;
         self.groups.insert(conn.pid as i32);
         Ok(conn)
     }
 
     async fn leftovers(&self, leaks: &mut Vec<String>) {
-        check_no_leftovers(&self.groups, &self.tag, leaks).await;
+        let tag = &self.tag;
+        check_no_leftovers(
+            &self.groups,
+            |p| is_our_upstream(p.pid, tag),
+            "its point",
+            leaks,
+        )
+        .await;
     }
 }
 
@@ -1017,16 +665,16 @@ async fn open_paths(
     let direct = env
         .connect(PATH_LABELS[DIRECT], env.upstream_command(spec))
         .await?;
-    let direct_list = direct.wait_for_tools(spec.tools, direct_tool).await?;
+    let direct_list = wait_for_tools(&direct, spec.tools, direct_tool).await?;
     let control = env
         .connect(PATH_LABELS[CONTROL], env.upstream_command(spec))
         .await?;
-    let control_list = control.wait_for_tools(spec.tools, direct_tool).await?;
+    let control_list = wait_for_tools(&control, spec.tools, direct_tool).await?;
     let home = env.home(upstreams, spec)?;
     let via = env
         .connect(PATH_LABELS[VIA], Env::via_command(&home))
         .await?;
-    let via_list = via.wait_for_tools(upstreams * spec.tools, via_tool).await?;
+    let via_list = wait_for_tools(&via, upstreams * spec.tools, via_tool).await?;
     Ok([
         (direct, direct_list),
         (via, via_list),
@@ -1079,10 +727,10 @@ async fn measure_point(
     point.direct_list_ms.push(ms(dl));
     point.via_init_ms.push(ms(via.init));
     point.via_list_ms.push(ms(vl));
-    if let Some(k) = vm_status_kib(via.pid, "VmRSS:") {
+    if let Some(k) = status_kib(via.pid, "VmRSS:") {
         point.rss_listed_kib.push(k);
     }
-    if let Some(k) = vm_status_kib(via.pid, "RssAnon:") {
+    if let Some(k) = status_kib(via.pid, "RssAnon:") {
         point.anon_listed_kib.push(k);
     }
 
@@ -1136,7 +784,7 @@ async fn measure_point(
         point.rss_idle_kib.push(rss);
         point.anon_idle_kib.push(anon);
     }
-    if let Some(k) = vm_status_kib(via.pid, "VmHWM:") {
+    if let Some(k) = status_kib(via.pid, "VmHWM:") {
         point.hwm_kib.push(k);
     }
     for c in [direct, via, control] {
@@ -1233,10 +881,10 @@ async fn scenario_results(
             )
             .await
             .with_context(|| format!("a result of {bytes} bytes"))?;
-            if let Some(k) = vm_status_kib(via.pid, "VmHWM:") {
+            if let Some(k) = status_kib(via.pid, "VmHWM:") {
                 sp.hwm_kib.push(k);
             }
-            if let Some(k) = vm_status_kib(via.pid, "VmRSS:") {
+            if let Some(k) = status_kib(via.pid, "VmRSS:") {
                 sp.rss_after_kib.push(k);
             }
         }
@@ -1388,14 +1036,6 @@ fn human_bytes(n: usize) -> String {
     }
 }
 
-fn f(v: f64, decimals: usize) -> String {
-    if v.is_finite() {
-        format!("{v:.decimals$}")
-    } else {
-        "—".into()
-    }
-}
-
 fn opt_mib(v: Option<f64>) -> String {
     v.map_or("—".into(), |k| f(mib(k), 1))
 }
@@ -1495,7 +1135,7 @@ fn def_bytes(n: usize) -> f64 {
     total as f64 / k as f64
 }
 
-fn print_report(o: &Opts, m: &Machine, r: &Results, verdicts: &[Verdict]) {
+fn print_report(o: &Opts, m: &common::Machine, r: &Results, verdicts: &[Verdict]) {
     println!("# toolgate scaling benchmark\n");
     println!("- command: `{}`", o.command_line());
     println!(
@@ -1616,69 +1256,49 @@ fn print_report(o: &Opts, m: &Machine, r: &Results, verdicts: &[Verdict]) {
         }
     }
     println!();
-    if r.leaks.is_empty() {
-        println!("Leftover processes after each point: none.");
-    } else {
-        println!(
-            "**Leftover processes (killed by the harness): {}**",
-            r.leaks.join(", ")
-        );
-    }
+    common::print_leftovers("after each point", &r.leaks, ", ");
 }
 
-fn report_json(o: &Opts, m: &Machine, r: &Results, verdicts: &[Verdict]) -> Value {
-    let secs_now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    json!({
-        "version": 1,
-        "unix_time": secs_now,
-        "command": o.command_line(),
-        "machine": {
-            "nproc": m.nproc, "cpu": m.cpu, "mem_total": m.mem_total, "kernel": m.kernel,
-            "loadavg_at_start": m.load,
-        },
-        "toolgate": toolgate_bin(),
-        "toolgate_busy_poll_env": std::env::var("TOOLGATE_BUSY_POLL").ok(),
-        "options": {
-            "calls": o.calls, "sessions": o.sessions, "blocks": o.blocks, "warmup": o.warmup,
-            "upstream_counts": o.upstream_counts, "tool_counts": o.tool_counts,
-            "sizes": o.sizes, "result_budget_bytes": o.result_budget,
-            "min_result_calls": o.min_result_calls, "idle_rss": o.idle_rss,
-            "tolerance_us": o.tolerance_us, "quick": o.quick, "only": o.only,
-            "tools_per_upstream": o.tools_per_upstream, "call_bytes": CALL_BYTES,
-            "upstream_page": UPSTREAM_PAGE, "tool_definition_bytes": def_bytes(10),
-        },
-        "upstreams": r.upstreams.iter().map(Point::json).collect::<Vec<_>>(),
-        "tools": r.tools.iter().map(Point::json).collect::<Vec<_>>(),
-        "results": {
-            "via_tools_list_complete_ms": r.results_via_list_ms,
-            "sizes": r.sizes.iter().map(SizePoint::json).collect::<Vec<_>>(),
-        },
-        "verdicts": verdicts.iter().map(|v| json!({
-            "rule": v.rule, "figures": v.detail, "holds": v.ok,
-        })).collect::<Vec<_>>(),
-        "leaked_processes": r.leaks,
-    })
+fn report_json(o: &Opts, m: &common::Machine, r: &Results, verdicts: &[Verdict]) -> Value {
+    let mut machine = m.json();
+    machine["loadavg_at_start"] = json!(m.load);
+    common::figures(
+        o.command_line(),
+        machine,
+        json!({
+            "toolgate_busy_poll_env": std::env::var("TOOLGATE_BUSY_POLL").ok(),
+            "options": {
+                "calls": o.calls, "sessions": o.sessions, "blocks": o.blocks, "warmup": o.warmup,
+                "upstream_counts": o.upstream_counts, "tool_counts": o.tool_counts,
+                "sizes": o.sizes, "result_budget_bytes": o.result_budget,
+                "min_result_calls": o.min_result_calls, "idle_rss": o.idle_rss,
+                "tolerance_us": o.tolerance_us, "quick": o.quick, "only": o.only,
+                "tools_per_upstream": o.tools_per_upstream, "call_bytes": CALL_BYTES,
+                "upstream_page": UPSTREAM_PAGE, "tool_definition_bytes": def_bytes(10),
+            },
+            "upstreams": r.upstreams.iter().map(Point::json).collect::<Vec<_>>(),
+            "tools": r.tools.iter().map(Point::json).collect::<Vec<_>>(),
+            "results": {
+                "via_tools_list_complete_ms": r.results_via_list_ms,
+                "sizes": r.sizes.iter().map(SizePoint::json).collect::<Vec<_>>(),
+            },
+            "verdicts": verdicts.iter().map(|v| json!({
+                "rule": v.rule, "figures": v.detail, "holds": v.ok,
+            })).collect::<Vec<_>>(),
+            "leaked_processes": r.leaks,
+        }),
+    )
 }
 
 // ---------------------------------------------------------------------------
 
 async fn run(o: Opts) -> Result<bool> {
-    let bin = toolgate_bin();
-    ensure!(
-        bin.exists(),
-        "toolgate binary {} missing\nhint: cargo build --release",
-        bin.display()
-    );
-    let m = machine();
-    let out_dir = repo_dir().join("target/bench");
-    fs::create_dir_all(&out_dir)?;
+    common::require_toolgate()?;
+    let m = common::machine();
+    let out_dir = common::out_dir()?;
     let mut env = Env {
         exe: std::env::current_exe().context("the bench binary's path")?,
-        scratch: tempfile::Builder::new()
-            .prefix("tmp-")
-            .tempdir_in(&out_dir)?,
+        scratch: common::scratch(&out_dir, "tmp-")?,
         groups: BTreeSet::new(),
         tag: std::process::id().to_string(),
         seq: 0,
@@ -1733,12 +1353,11 @@ async fn run(o: Opts) -> Result<bool> {
 
     let verdicts = verdicts(&o, &r);
     print_report(&o, &m, &r, &verdicts);
-    let out = out_dir.join("scaling.json");
-    fs::write(
-        &out,
-        serde_json::to_string_pretty(&report_json(&o, &m, &r, &verdicts))? + "\n",
+    common::write_figures(
+        &out_dir.join("scaling.json"),
+        &report_json(&o, &m, &r, &verdicts),
+        true,
     )?;
-    eprintln!("raw figures: {}", out.display());
 
     if !r.leaks.is_empty() {
         eprintln!("error: processes outlived their point (see above)");
@@ -1759,23 +1378,5 @@ fn main() {
     if argv.get(1).map(String::as_str) == Some(upstream::FLAG) {
         std::process::exit(upstream::run(&argv[2..]));
     }
-    let o = match Opts::parse() {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::exit(2);
-        }
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    match rt.block_on(run(o)) {
-        Ok(true) => {}
-        Ok(false) => std::process::exit(1),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::exit(1);
-        }
-    }
+    common::run_bench(Opts::parse, run);
 }

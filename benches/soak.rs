@@ -121,6 +121,9 @@
 //! `--warmup D`, `--row D`, `--strict`, `--keep` (keep the scratch
 //! folder).
 
+#[allow(dead_code)]
+mod common;
+
 use std::{
     collections::{BTreeMap, BTreeSet},
     fs,
@@ -135,15 +138,16 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail, ensure};
-use rmcp::{
-    ClientHandler, Peer, ServiceExt,
-    model::{
-        CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation, JsonObject,
-        ProtocolVersion,
-    },
-    service::{NotificationContext, RoleClient, RunningService},
-    transport::TokioChildProcess,
+use common::{
+    args::{Args, command_line},
+    client::{self, Conn, call_params},
+    procs::{check_no_leftovers, process_tree, status_field, status_kib},
+    repo_dir,
+    stats::{fmt, max, mean, percentile, short, sorted},
+    testbed::{Testbed, toolgate_command},
+    toolgate_bin,
 };
+use rmcp::{Peer, model::CallToolRequestParams, service::RoleClient};
 use serde_json::{Value, json};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -160,6 +164,8 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_INFLIGHT: usize = 512;
 /// Setup waits (initialize, the first complete tool list).
 const WAIT_LIMIT: Duration = Duration::from_secs(60);
+/// `clientInfo.name` of the bench's client.
+const CLIENT_NAME: &str = "toolgate-soak";
 /// serve must exit this soon after its stdin closes (rmcp sends SIGTERM
 /// at 3 s: past that, the exit was not serve's own).
 const SHUTDOWN_LIMIT: Duration = Duration::from_millis(2900);
@@ -232,11 +238,8 @@ fn parse_duration(s: &str) -> Result<Duration> {
 
 impl Opts {
     fn parse() -> Result<Self> {
-        let args: Vec<String> = std::env::args()
-            .skip(1)
-            .filter(|a| a != "--bench")
-            .collect();
-        let quick = args.iter().any(|a| a == "--quick");
+        let mut args = Args::from_env(USAGE);
+        let quick = args.quick;
         let mut duration = if quick {
             Duration::from_secs(60)
         } else {
@@ -247,19 +250,14 @@ impl Opts {
         let mut row = None;
         let mut strict = false;
         let mut keep = false;
-        let mut it = args.iter();
-        while let Some(a) = it.next() {
-            let mut value = |name: &str| -> Result<&String> {
-                it.next()
-                    .with_context(|| format!("{name} needs a value\n\n{USAGE}"))
-            };
+        while let Some(a) = args.next_arg() {
             match a.as_str() {
                 "--quick" => {}
-                "--duration" => duration = parse_duration(value("--duration")?)?,
-                "--warmup" => warmup = Some(parse_duration(value("--warmup")?)?),
-                "--row" => row = Some(parse_duration(value("--row")?)?),
+                "--duration" => duration = parse_duration(&args.value(&a)?)?,
+                "--warmup" => warmup = Some(parse_duration(&args.value(&a)?)?),
+                "--row" => row = Some(parse_duration(&args.value(&a)?)?),
                 "--rate" => {
-                    let v = value("--rate")?;
+                    let v = args.value(&a)?;
                     rate = v
                         .parse()
                         .with_context(|| format!("--rate: not a number: {v:?}"))?;
@@ -270,11 +268,7 @@ impl Opts {
                 }
                 "--strict" => strict = true,
                 "--keep" => keep = true,
-                "-h" | "--help" => {
-                    eprintln!("{USAGE}");
-                    std::process::exit(0);
-                }
-                other => bail!("unknown argument {other:?}\n\n{USAGE}"),
+                other => args.other(other)?,
             }
         }
         let warmup = warmup.unwrap_or(if quick {
@@ -304,20 +298,12 @@ impl Opts {
             quick,
             strict,
             keep,
-            args,
+            args: args.all,
         })
     }
 
     fn command_line(&self) -> String {
-        let mut s = String::from("cargo bench --bench soak");
-        if !self.args.is_empty() {
-            s.push_str(" --");
-            for a in &self.args {
-                s.push(' ');
-                s.push_str(a);
-            }
-        }
-        s
+        command_line("soak", &self.args)
     }
 
     /// The comparison window: 60 s, or a third of the time after warm-up.
@@ -329,87 +315,10 @@ impl Opts {
 // ---------------------------------------------------------------------------
 // Environment
 
-fn repo_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn toolgate_bin() -> PathBuf {
-    std::env::var_os("TOOLGATE_BENCH_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_toolgate")))
-}
-
-/// The test bed's programs: the environment, else `env.sh`.
-struct Testbed {
-    everything: PathBuf,
-    time: PathBuf,
-    python: PathBuf,
-}
-
-impl Testbed {
-    fn find() -> Result<Self> {
-        let dir = std::env::var_os("TOOLGATE_TESTBED")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| repo_dir().join("target/testbed"));
-        let env_sh = fs::read_to_string(dir.join("env.sh")).unwrap_or_default();
-        let from_file: BTreeMap<String, String> = env_sh
-            .lines()
-            .filter_map(|l| l.trim().strip_prefix("export "))
-            .filter_map(|kv| kv.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
-            .collect();
-        let get = |key: &str| -> Result<PathBuf> {
-            let p = std::env::var_os(key)
-                .map(PathBuf::from)
-                .or_else(|| from_file.get(key).map(PathBuf::from))
-                .with_context(|| {
-                    format!(
-                        "{key} is not set and {} does not name it\n\
-                         hint: run `bash tests/testbed/setup.sh`",
-                        dir.join("env.sh").display()
-                    )
-                })?;
-            ensure!(
-                p.exists(),
-                "{key}={} does not exist\nhint: run `bash tests/testbed/setup.sh`",
-                p.display()
-            );
-            Ok(if p.is_absolute() {
-                p
-            } else {
-                std::env::current_dir()?.join(p)
-            })
-        };
-        Ok(Self {
-            everything: get("TESTBED_EVERYTHING")?,
-            time: get("TESTBED_TIME")?,
-            python: get("TESTBED_PYTHON")?,
-        })
-    }
-}
-
-fn machine() -> Value {
-    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu = cpuinfo
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split_once(':'))
-        .map_or("unknown".into(), |(_, v)| v.trim().to_string());
-    json!({
-        "nproc": std::thread::available_parallelism().map_or(1, |n| n.get()),
-        "cpu": cpu,
-        "kernel": fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
-        "loadavg": loadavg(),
-    })
-}
-
-fn loadavg() -> String {
-    fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
+/// The machine, for the raw figures (the load average now: at the start).
+fn machine_json() -> Value {
+    let m = common::machine();
+    json!({"nproc": m.nproc, "cpu": m.cpu, "kernel": m.kernel, "loadavg": m.load})
 }
 
 // ---------------------------------------------------------------------------
@@ -619,17 +528,20 @@ fn delete_device_key(home: &Path) {
     }
 }
 
+/// toolgate with the run's home, at its default log level, with the
+/// run's keychain settings.
+fn toolgate(home: &Path) -> Command {
+    let mut c = toolgate_command(home);
+    c.env_remove("TOOLGATE_KEYCHAIN")
+        .env_remove("TOOLGATE_LOG")
+        .env_remove("RUST_LOG");
+    c
+}
+
 /// `toolgate <args> --json` with the run's home: exit code and JSON.
 async fn toolgate_json(home: &Path, args: &[&str]) -> Result<(Option<i32>, Value)> {
-    let mut cmd = Command::new(toolgate_bin());
-    cmd.args(args)
-        .env("TOOLGATE_HOME", home)
-        .env_remove("TOOLGATE_CONFIG")
-        .env_remove("TOOLGATE_KEYCHAIN")
-        .env_remove("TOOLGATE_LOG")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
+    let mut cmd = toolgate(home);
+    cmd.args(args).stdin(Stdio::null()).kill_on_drop(true);
     let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
         .await
         .with_context(|| format!("toolgate {args:?}: no answer in 120 s"))?
@@ -646,106 +558,34 @@ async fn toolgate_json(home: &Path, args: &[&str]) -> Result<(Option<i32>, Value
 }
 
 // ---------------------------------------------------------------------------
-// The client (as in benches/proxy.rs)
+// The client (`common::client`, as in benches/proxy.rs)
 
-#[derive(Clone, Default)]
-struct BenchClient {
-    tools_changed: Arc<Notify>,
+async fn start_serve(home: &Path, stderr_log: &Path) -> Result<Conn> {
+    let mut cmd = toolgate(home);
+    cmd.arg("serve");
+    client::connect("toolgate serve", cmd, stderr_log, CLIENT_NAME, WAIT_LIMIT).await
 }
 
-impl ClientHandler for BenchClient {
-    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        self.tools_changed.notify_one();
-    }
-
-    fn get_info(&self) -> ClientConfig {
-        ClientConfig::new(
-            ClientCapabilities::default(),
-            Implementation::new("toolgate-soak", env!("CARGO_PKG_VERSION")),
+/// Lists until every required tool is there (re-listing on `list_changed`,
+/// polling every 100 ms); returns the tool count.
+async fn wait_for_tools(serve: &Conn) -> Result<usize> {
+    let (tools, _) = serve
+        .wait_for_tools(
+            WAIT_LIMIT,
+            Duration::from_millis(100),
+            |tools| {
+                let names: BTreeSet<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+                Ok(REQUIRED_TOOLS.iter().all(|t| names.contains(t)))
+            },
+            |tools| {
+                let names: BTreeSet<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+                format!(
+                    "tools/list still lacks some of {REQUIRED_TOOLS:?} after {WAIT_LIMIT:?}: {names:?}"
+                )
+            },
         )
-        .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
-    }
-}
-
-struct Serve {
-    service: RunningService<RoleClient, BenchClient>,
-    pid: u32,
-    tools_changed: Arc<Notify>,
-    stderr_log: PathBuf,
-}
-
-async fn start_serve(home: &Path, stderr_log: &Path) -> Result<Serve> {
-    let mut cmd = Command::new(toolgate_bin());
-    cmd.arg("serve")
-        .env("TOOLGATE_HOME", home)
-        .env_remove("TOOLGATE_CONFIG")
-        .env_remove("TOOLGATE_KEYCHAIN")
-        .env_remove("TOOLGATE_LOG")
-        .env_remove("RUST_LOG")
-        .process_group(0);
-    let client = BenchClient::default();
-    let tools_changed = client.tools_changed.clone();
-    let (transport, _) = TokioChildProcess::builder(cmd)
-        .stderr(Stdio::from(fs::File::create(stderr_log)?))
-        .spawn()
-        .context("spawn toolgate serve")?;
-    let pid = transport.id().context("serve has no pid")?;
-    let service = match tokio::time::timeout(WAIT_LIMIT, client.serve(transport)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => bail!("initialize failed: {e}{}", tail(stderr_log, 20)),
-        Err(_) => bail!(
-            "no initialize result in {WAIT_LIMIT:?}{}",
-            tail(stderr_log, 20)
-        ),
-    };
-    Ok(Serve {
-        service,
-        pid,
-        tools_changed,
-        stderr_log: stderr_log.to_path_buf(),
-    })
-}
-
-fn tail(path: &Path, n: usize) -> String {
-    let text = fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    if lines.is_empty() {
-        return String::new();
-    }
-    format!(
-        "\n---- last lines of {} ----\n{}",
-        path.display(),
-        lines[lines.len().saturating_sub(n)..].join("\n")
-    )
-}
-
-impl Serve {
-    fn peer(&self) -> &Peer<RoleClient> {
-        self.service.peer()
-    }
-
-    /// Lists until every required tool is there (re-listing on
-    /// `list_changed`, polling every 100 ms); returns the tool count.
-    async fn wait_for_tools(&self) -> Result<usize> {
-        let deadline = Instant::now() + WAIT_LIMIT;
-        loop {
-            let tools = self.peer().list_all_tools().await.context("tools/list")?;
-            let names: BTreeSet<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
-            if REQUIRED_TOOLS.iter().all(|t| names.contains(t)) {
-                return Ok(tools.len());
-            }
-            if Instant::now() >= deadline {
-                bail!(
-                    "tools/list still lacks some of {REQUIRED_TOOLS:?} after {WAIT_LIMIT:?}: {names:?}{}",
-                    tail(&self.stderr_log, 20)
-                );
-            }
-            tokio::select! {
-                _ = self.tools_changed.notified() => {}
-                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
-            }
-        }
-    }
+        .await?;
+    Ok(tools.len())
 }
 
 // ---------------------------------------------------------------------------
@@ -848,22 +688,13 @@ fn mix() -> Vec<Kind> {
     v
 }
 
-fn args(pairs: &[(&str, Value)]) -> JsonObject {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_string(), v.clone()))
-        .collect()
-}
-
 /// The request of call `i` of kind `k`, and what its text must contain.
 fn request(k: Kind, i: u64) -> (CallToolRequestParams, String) {
-    let call =
-        |tool: &'static str, a: JsonObject| CallToolRequestParams::new(tool).with_arguments(a);
     match k {
         Kind::Echo => (
-            call(
+            call_params(
                 "everything__echo",
-                args(&[("message", json!(format!("soak {i}")))]),
+                &[("message", json!(format!("soak {i}")))],
             ),
             format!("Echo: soak {i}"),
         ),
@@ -875,59 +706,56 @@ fn request(k: Kind, i: u64) -> (CallToolRequestParams, String) {
             };
             let b = (i % 7) as i64;
             (
-                call(
-                    "everything__get-sum",
-                    args(&[("a", json!(a)), ("b", json!(b))]),
-                ),
+                call_params("everything__get-sum", &[("a", json!(a)), ("b", json!(b))]),
                 format!("is {}", a + b),
             )
         }
         Kind::Time => {
             let tz = TIME_ZONES[(i % TIME_ZONES.len() as u64) as usize];
             (
-                call("time__get_current_time", args(&[("timezone", json!(tz))])),
+                call_params("time__get_current_time", &[("timezone", json!(tz))]),
                 tz.to_string(),
             )
         }
         Kind::Structured => (
-            call(
+            call_params(
                 "everything__get-structured-content",
-                args(&[("location", json!("Chicago"))]),
+                &[("location", json!("Chicago"))],
             ),
             "temperature".into(),
         ),
         Kind::Redacted => (
-            call(
+            call_params(
                 "everything__echo",
-                args(&[(
+                &[(
                     "message",
                     json!(format!("soak {i} mail soak{i}@example.com")),
-                )]),
+                )],
             ),
             "[REDACTED:pii.email]".into(),
         ),
         Kind::DenyEcho => (
-            call(
+            call_params(
                 "everything__echo",
-                args(&[("message", json!(format!("soak {i}; DROP TABLE users")))]),
+                &[("message", json!(format!("soak {i}; DROP TABLE users")))],
             ),
             "soak.no-drop-table".into(),
         ),
         Kind::DenyEnv => (
-            call("everything__get-env", JsonObject::new()),
+            call_params("everything__get-env", &[]),
             "soak.no-env".into(),
         ),
         Kind::DenyTime => (
-            call(
+            call_params(
                 "time__get_current_time",
-                args(&[("timezone", json!(DENIED_ZONE))]),
+                &[("timezone", json!(DENIED_ZONE))],
             ),
             "soak.no-troll".into(),
         ),
         Kind::Blocked => (
-            call(
+            call_params(
                 "everything__echo",
-                args(&[("message", json!(format!("soak {i} key {FAKE_AWS_KEY}")))]),
+                &[("message", json!(format!("soak {i} key {FAKE_AWS_KEY}")))],
             ),
             "secret.aws-access-key".into(),
         ),
@@ -991,160 +819,16 @@ async fn one_call(peer: &Peer<RoleClient>, k: Kind, i: u64, tools: usize) -> Res
     Ok(())
 }
 
-fn short(s: &str) -> String {
-    if s.len() <= 300 {
-        return s.to_string();
-    }
-    let mut end = 300;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
-}
-
 // ---------------------------------------------------------------------------
-// Processes: leak detection (as in benches/proxy.rs)
-
-/// (pid, ppid, pgrp, state, comm) of every process.
-fn processes() -> Vec<(i32, i32, i32, char, String)> {
-    let mut out = Vec::new();
-    let Ok(dir) = fs::read_dir("/proc") else {
-        return out;
-    };
-    for e in dir.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let comm = stat[open + 1..close].to_string();
-        let mut rest = stat[close + 1..].split_whitespace();
-        let state = rest.next().and_then(|s| s.chars().next()).unwrap_or('?');
-        let ppid = rest.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-        let pgrp = rest.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-        out.push((pid, ppid, pgrp, state, comm));
-    }
-    out
-}
-
-/// Live processes of ours: descendants of this process, and members of the
-/// process groups of the children we spawned. Zombies do not count.
-fn our_processes(groups: &BTreeSet<i32>) -> Vec<(i32, String)> {
-    let me = std::process::id() as i32;
-    let procs = processes();
-    let parent: BTreeMap<i32, i32> = procs.iter().map(|p| (p.0, p.1)).collect();
-    let descends_from_me = |mut pid: i32| {
-        for _ in 0..64 {
-            match parent.get(&pid) {
-                Some(&pp) if pp == me => return true,
-                Some(&pp) if pp > 1 => pid = pp,
-                _ => return false,
-            }
-        }
-        false
-    };
-    procs
-        .iter()
-        .filter(|p| p.0 != me && p.3 != 'Z')
-        .filter(|p| groups.contains(&p.2) || descends_from_me(p.0))
-        .map(|p| (p.0, p.4.clone()))
-        .collect()
-}
-
-/// Waits up to 5 s for every process of ours to be gone; reports and kills
-/// (by pid) whatever is left.
-async fn check_no_leftovers(groups: &BTreeSet<i32>, leaks: &mut Vec<String>) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let left = our_processes(groups);
-        if left.is_empty() {
-            return;
-        }
-        if Instant::now() >= deadline {
-            for (pid, comm) in left {
-                eprintln!("LEAK: process {pid} ({comm}) outlived the run; killing it");
-                leaks.push(format!("{pid} {comm}"));
-                // SAFETY: kill(2) on a pid of ours; no memory involved.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                }
-            }
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+// Processes (`common::procs`)
 
 /// Summed VmRSS (KiB) of the descendants of `root`.
 fn descendants_rss_kib(root: u32) -> u64 {
-    let procs = processes();
-    let mut family: BTreeSet<i32> = BTreeSet::from([root as i32]);
-    // Parents come before children often but not always: iterate to a fixpoint.
-    loop {
-        let before = family.len();
-        for p in &procs {
-            if family.contains(&p.1) {
-                family.insert(p.0);
-            }
-        }
-        if family.len() == before {
-            break;
-        }
-    }
-    family.remove(&(root as i32));
-    family
-        .iter()
-        .filter_map(|&pid| status_kib(pid as u32, "VmRSS:"))
+    let (tree, _) = process_tree(&[root as i32], |_| false);
+    tree.iter()
+        .filter(|p| p.pid != root as i32)
+        .filter_map(|p| status_kib(p.pid, "VmRSS:"))
         .sum()
-}
-
-fn status_field(status: &str, field: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    line[field.len()..]
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
-}
-
-fn status_kib(pid: u32, field: &str) -> Option<u64> {
-    status_field(
-        &fs::read_to_string(format!("/proc/{pid}/status")).ok()?,
-        field,
-    )
-}
-
-// ---------------------------------------------------------------------------
-// Figures
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn sorted(v: &[f64]) -> Vec<f64> {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    s
-}
-
-fn mean(v: &[f64]) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.iter().sum::<f64>() / v.len() as f64
-}
-
-fn max(v: &[f64]) -> f64 {
-    v.iter().copied().fold(f64::NAN, f64::max)
 }
 
 /// One second's reading of the serve process.
@@ -1319,7 +1003,7 @@ async fn soak(
     eprintln!("[soak] starting toolgate serve (home {})", home.display());
     let serve = start_serve(home, &serve_log).await?;
     groups.insert(serve.pid as i32);
-    let tools = serve.wait_for_tools().await?;
+    let tools = wait_for_tools(&serve).await?;
     eprintln!("[soak] {tools} tools listed; checking each kind of call once");
     // Every kind once, before the clock starts: a misconfiguration is a
     // setup failure, not ten minutes of errors.
@@ -2016,14 +1700,6 @@ fn checks(o: &Opts, out: &Outcome, rss: &Growth, fds: &Growth) -> Vec<Check> {
     c
 }
 
-fn fmt(v: f64, d: usize) -> String {
-    if v.is_finite() {
-        format!("{v:.d$}")
-    } else {
-        "—".into()
-    }
-}
-
 /// Figures shown for reference, not judged.
 fn notes(o: &Opts, out: &Outcome, end: f64, machine: &Value) -> Vec<String> {
     let samples = &out.shared.samples;
@@ -2075,7 +1751,7 @@ fn notes(o: &Opts, out: &Outcome, end: f64, machine: &Value) -> Vec<String> {
     v.push(format!(
         "load average: {} at the start, {} at the end ({} CPUs)",
         machine["loadavg"].as_str().unwrap_or("?"),
-        loadavg(),
+        common::loadavg(),
         machine["nproc"]
     ));
     v
@@ -2182,12 +1858,10 @@ fn report_json(o: &Opts, out: &Outcome, r: &Report<'_>, machine: &Value) -> Valu
     let f = &out.final_;
     json!({
         "version": 1,
-        "unix_time": std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
+        "unix_time": common::unix_time(),
         "command": o.command_line(),
         "machine": machine,
-        "loadavg_end": loadavg(),
+        "loadavg_end": common::loadavg(),
         "toolgate": toolgate_bin(),
         "options": {
             "duration_s": o.duration.as_secs_f64(), "rate": o.rate,
@@ -2244,18 +1918,10 @@ fn report_json(o: &Opts, out: &Outcome, r: &Report<'_>, machine: &Value) -> Valu
 
 async fn run(o: Opts) -> Result<bool> {
     let tb = Testbed::find()?;
-    let bin = toolgate_bin();
-    ensure!(
-        bin.exists(),
-        "toolgate binary {} missing\nhint: cargo build --release",
-        bin.display()
-    );
-    let machine = machine();
-    let out_dir = repo_dir().join("target/bench");
-    fs::create_dir_all(&out_dir)?;
-    let scratch = tempfile::Builder::new()
-        .prefix("tmp-soak-")
-        .tempdir_in(&out_dir)?;
+    common::require_toolgate()?;
+    let machine = machine_json();
+    let out_dir = common::out_dir()?;
+    let scratch = common::scratch(&out_dir, "tmp-soak-")?;
     let home = scratch.path().join("home");
     let mut groups = BTreeSet::new();
     let mut leaks = Vec::new();
@@ -2268,7 +1934,7 @@ async fn run(o: Opts) -> Result<bool> {
     let outcome = soak(&o, &home, scratch.path(), &receiver, &mut groups).await;
     let rx_stderr = receiver.stderr();
     receiver.stop();
-    check_no_leftovers(&groups, &mut leaks).await;
+    check_no_leftovers(&groups, |_| false, "the run", &mut leaks).await;
     delete_device_key(&home);
     let mut out = match outcome {
         Ok(out) => out,
@@ -2334,9 +2000,7 @@ async fn run(o: Opts) -> Result<bool> {
         }
     );
     let json = report_json(&o, &out, &report, &machine);
-    let path = out_dir.join("soak.json");
-    fs::write(&path, serde_json::to_string(&json)? + "\n")?;
-    eprintln!("raw figures: {}", path.display());
+    common::write_figures(&out_dir.join("soak.json"), &json, false)?;
     if !pass || o.keep {
         let kept = scratch.keep();
         eprintln!(
@@ -2352,23 +2016,5 @@ async fn run(o: Opts) -> Result<bool> {
 }
 
 fn main() {
-    let o = match Opts::parse() {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::exit(2);
-        }
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    match rt.block_on(run(o)) {
-        Ok(true) => {}
-        Ok(false) => std::process::exit(1),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::exit(1);
-        }
-    }
+    common::run_bench(Opts::parse, run);
 }

@@ -210,9 +210,9 @@ fn message(id: Option<&str>, method: &str, params: Option<&str>) -> Vec<u8> {
 }
 
 fn push_json_str(out: &mut Vec<u8>, s: &str) {
-    // Method names are plain ASCII in practice; fall back to serde for the rest.
+    // Names and keys are plain ASCII in practice; fall back to serde for the rest.
     if s.bytes()
-        .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
     {
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
@@ -232,23 +232,37 @@ pub fn shallow(raw: &RawValue) -> Result<Vec<(String, Box<RawValue>)>, serde_jso
 
 /// Serialises members back into an object.
 pub fn unshallow(members: &[(String, Box<RawValue>)]) -> String {
-    let mut out = String::with_capacity(
+    unshallow_with(members, None)
+}
+
+/// Serialises members back into an object, the value of `key` (when there is
+/// such a member) replaced by `value`, raw JSON text the caller vouches for.
+pub fn unshallow_with(
+    members: &[(String, Box<RawValue>)],
+    replace: Option<(&str, &str)>,
+) -> String {
+    let mut out = Vec::with_capacity(
         2 + members
             .iter()
             .map(|(k, v)| k.len() + v.get().len() + 4)
-            .sum::<usize>(),
+            .sum::<usize>()
+            + replace.map_or(0, |(_, v)| v.len()),
     );
-    out.push('{');
+    out.push(b'{');
     for (i, (k, v)) in members.iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(b',');
         }
-        out.push_str(&serde_json::to_string(k).unwrap_or_default());
-        out.push(':');
-        out.push_str(v.get());
+        push_json_str(&mut out, k);
+        out.push(b':');
+        match replace {
+            Some((key, value)) if key == k => out.extend_from_slice(value.as_bytes()),
+            _ => out.extend_from_slice(v.get().as_bytes()),
+        }
     }
-    out.push('}');
-    out
+    out.push(b'}');
+    // Keys went through `push_json_str` and values are JSON text: UTF-8.
+    String::from_utf8(out).expect("JSON text is UTF-8")
 }
 
 /// Gets a member of a shallow object.

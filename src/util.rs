@@ -151,9 +151,11 @@ pub fn map_code_on_demand() {
 }
 
 /// Gives back what an idle long-running process holds and no longer uses:
-/// the executable's pages (`MADV_PAGEOUT`; they stay in the page cache and
-/// come back one by one as they are used) and the allocator's free memory
-/// (`malloc_trim`). Linux only; harmless where it fails.
+/// the executable's pages (its code with `MADV_DONTNEED`, which leaves them
+/// in the page cache to come back one by one as minor faults, even where a
+/// second process of the same binary maps them too; its data with
+/// `MADV_PAGEOUT`) and the allocator's free memory (`malloc_trim`). Linux
+/// only; harmless where it fails.
 pub fn trim_idle() {
     exe_pages(true);
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -177,7 +179,7 @@ fn exe_pages(give_back: bool) {
         for line in maps.lines() {
             // start-end perms offset dev inode path
             let mut fields = line.split_whitespace();
-            let (Some(range), Some(_perms)) = (fields.next(), fields.next()) else {
+            let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
                 continue;
             };
             if fields.nth(3).is_none_or(|path| path != exe) {
@@ -192,14 +194,36 @@ fn exe_pages(give_back: bool) {
             ) else {
                 continue;
             };
+            let (addr, len) = (start as *mut libc::c_void, end - start);
             // SAFETY: the range is a mapping of this process's own
-            // executable, as the kernel lists it; MADV_RANDOM and
-            // MADV_PAGEOUT change only how the kernel pages it, never its
-            // contents.
+            // executable, as the kernel lists it; MADV_RANDOM changes only
+            // how the kernel pages it in, never its contents.
             unsafe {
-                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_RANDOM);
-                if give_back {
-                    libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_PAGEOUT);
+                libc::madvise(addr, len, libc::MADV_RANDOM);
+            }
+            if !give_back {
+                continue;
+            }
+            if perms == "r-xp" {
+                // The code: dropped from this process's page tables. The
+                // pages stay in the page cache (the kernel reclaims them
+                // under pressure), so they come back as minor faults, and a
+                // second `serve` of the same binary keeps using them
+                // (MADV_PAGEOUT leaves pages alone that another process
+                // maps).
+                // SAFETY: a private, read-only, executable mapping of our own
+                // executable is never written (no private copies): its pages
+                // hold the file's contents, which MADV_DONTNEED reloads on
+                // the next access. Writable or relocated (RELRO) mappings
+                // never come here.
+                unsafe {
+                    libc::madvise(addr, len, libc::MADV_DONTNEED);
+                }
+            } else {
+                // SAFETY: as above: MADV_PAGEOUT changes only where the
+                // pages are, never their contents.
+                unsafe {
+                    libc::madvise(addr, len, libc::MADV_PAGEOUT);
                 }
             }
         }

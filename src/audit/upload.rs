@@ -769,13 +769,18 @@ fn read_batch(conn: &Connection, after: u64, limit: usize) -> Result<Batch, Stri
 /// Nanoseconds since the epoch of a record's `time`.
 fn time_nanos(time: &str) -> u64 {
     let secs = crate::profile::parse_time(time).unwrap_or(0).max(0) as u64;
-    let micros = time
+    // The fraction, however many digits it has, as nanoseconds.
+    let fraction = time
         .split_once('.')
-        .map(|(_, f)| f.trim_end_matches('Z'))
-        .and_then(|f| f.get(..6))
-        .and_then(|f| f.parse::<u64>().ok())
-        .unwrap_or(0);
-    secs * 1_000_000_000 + micros * 1000
+        .map_or("", |(_, f)| f.trim_end_matches('Z'));
+    let digits: String = fraction
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .take(9)
+        .collect();
+    let nanos = format!("{digits:0<9}").parse::<u64>().unwrap_or(0);
+    // OTLP's fixed64 nanoseconds run out in 2554: saturate, never wrap.
+    secs.saturating_mul(1_000_000_000).saturating_add(nanos)
 }
 
 fn encode(sink: &SinkConfig, batch: &Batch, key: Option<&str>) -> (Vec<u8>, &'static str) {
@@ -981,5 +986,9 @@ mod tests {
     #[test]
     fn record_times_become_nanoseconds() {
         assert_eq!(time_nanos("1970-01-01T00:00:01.000002Z"), 1_000_002_000);
+        assert_eq!(time_nanos("1970-01-01T00:00:01.5Z"), 1_500_000_000);
+        assert_eq!(time_nanos("1970-01-01T00:00:01.123456789Z"), 1_123_456_789);
+        assert_eq!(time_nanos("1970-01-01T00:00:01Z"), 1_000_000_000);
+        assert_eq!(time_nanos("9999-12-31T23:59:59.999999Z"), u64::MAX);
     }
 }

@@ -991,7 +991,7 @@ impl Front {
         &self,
         id: &RawValue,
         conn: &crate::upstream::Connection,
-        mut members: Vec<(String, Box<RawValue>)>,
+        members: Vec<(String, Box<RawValue>)>,
         timeout: Duration,
         direct: bool,
         before: Option<crate::upstream::conn::BeforeAnswer>,
@@ -1007,12 +1007,7 @@ impl Front {
         });
         conn.start(
             "tools/call",
-            |uid| {
-                if has_progress {
-                    set_progress_token(&mut members, uid);
-                }
-                Some(jsonrpc::unshallow(&members))
-            },
+            |uid| Some(upstream_params(&members, has_progress, uid)),
             progress,
             direct,
             timeout,
@@ -2195,19 +2190,13 @@ impl Front {
                     RpcError::new(code::UPSTREAM_UNAVAILABLE, up.unavailable_reason())
                 })?,
         };
-        let mut members = members;
         let progress = progress_route(&members, &self.out);
         let has_progress = progress.is_some();
         let reply = live
             .conn
             .call(
                 method,
-                |uid| {
-                    if has_progress {
-                        set_progress_token(&mut members, uid);
-                    }
-                    Some(jsonrpc::unshallow(&members))
-                },
+                |uid| Some(upstream_params(&members, has_progress, uid)),
                 progress,
                 up.config.timeout(),
                 cancelled,
@@ -2296,14 +2285,17 @@ fn progress_route(
     })
 }
 
-/// Puts toolgate's own progress token (the upstream request id) in `_meta`.
-fn set_progress_token(members: &mut Vec<(String, Box<RawValue>)>, id: u64) {
-    let mut meta = jsonrpc::member(members, "_meta")
-        .and_then(|m| jsonrpc::shallow(m).ok())
-        .unwrap_or_default();
+/// The params as sent upstream. `progress`: the client's `_meta` has a
+/// progress token, which becomes toolgate's own (the upstream request id).
+fn upstream_params(members: &[(String, Box<RawValue>)], progress: bool, id: u64) -> String {
+    let meta = progress
+        .then(|| jsonrpc::member(members, "_meta").and_then(|m| jsonrpc::shallow(m).ok()))
+        .flatten();
+    let Some(mut meta) = meta else {
+        return jsonrpc::unshallow(members);
+    };
     jsonrpc::set_member(&mut meta, "progressToken", jsonrpc::raw(&id));
-    let meta: Box<RawValue> = serde_json::from_str(&jsonrpc::unshallow(&meta)).expect("valid JSON");
-    jsonrpc::set_member(members, "_meta", meta);
+    jsonrpc::unshallow_with(members, Some(("_meta", &jsonrpc::unshallow(&meta))))
 }
 
 /// A `tools/call` made outside `serve` (`toolgate call`), recorded in the

@@ -16,12 +16,16 @@
 //! up to 2 s, `SIGTERM` its process group, wait up to 2 s, `SIGKILL` the
 //! group, and reap it. Children run in their own process group (so `npx`'s own
 //! children go too) and, on Linux, get `SIGKILL` if toolgate dies without
-//! cleaning up (`PR_SET_PDEATHSIG`).
+//! cleaning up (`PR_SET_PDEATHSIG`). Their own children, which that signal
+//! does not reach, are taken down by the [`reaper`], a watchdog process that
+//! outlives toolgate just long enough to stop every group it left behind. A
+//! process that leaves its group (`setsid`) escapes both.
 
 pub mod command;
 pub mod conn;
 pub mod http;
 pub mod manager;
+pub mod reaper;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::process::Stdio;
@@ -45,6 +49,10 @@ pub const MAX_ATTEMPTS: u32 = 5;
 const HEALTHY_AFTER: Duration = Duration::from_secs(60);
 /// Lines of an upstream's stderr kept for error messages.
 const STDERR_TAIL: usize = 20;
+
+/// How long a stdio server's stdout gets to end after its process exited
+/// before the exit alone counts as the end of the connection.
+const EXIT_THEN_EOF: Duration = Duration::from_millis(250);
 
 /// Where an upstream is in its life.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -360,6 +368,7 @@ pub(crate) async fn supervise(up: Arc<Upstream>, ctx: SupervisorCtx) {
                 let ran_since = Instant::now();
                 let reason = tokio::select! {
                     r = running.conn.wait_closed() => r,
+                    r = exited(&mut running.child, &running.conn, &up.name) => r,
                     () = stopped(&mut shutdown) => {
                         running.stop(&up).await;
                         break;
@@ -490,6 +499,9 @@ async fn backoff(
 struct Running {
     conn: Arc<Connection>,
     child: Option<Child>,
+    /// The stdio child's process group (its PID), registered with the
+    /// reaper; 0 for none.
+    pgid: u32,
     /// The child's stdout, watched by the busy-poller.
     watched_fd: Option<i32>,
 }
@@ -505,8 +517,47 @@ impl Running {
             .close(&format!("the server \"{}\" is stopping", up.name));
         self.conn.close_output().await;
         let mut child = self.child.take()?;
-        let status = stop_child(&mut child).await;
+        let pgid = std::mem::take(&mut self.pgid);
+        let status = stop_child(&mut child, pgid).await;
+        // Reaped, and what was left of its group killed: the ID is no
+        // longer ours to signal.
+        reaper::unregister(pgid);
         status.map(|s| describe_exit(&s))
+    }
+}
+
+/// Waits until a stdio server's own process ends (never, for a remote one),
+/// and returns why the connection ended. Its stdout usually ends at the same
+/// moment and says so first; where a process it started still holds that
+/// stdout open, the exit is what tells that it crashed, and the connection
+/// is closed here.
+async fn exited(child: &mut Option<Child>, conn: &Connection, name: &str) -> String {
+    let Some(child) = child.as_mut() else {
+        return std::future::pending().await;
+    };
+    let _ = child.wait().await;
+    match tokio::time::timeout(EXIT_THEN_EOF, conn.wait_closed()).await {
+        Ok(reason) => reason,
+        Err(_) => {
+            let reason = format!(
+                "the server \"{name}\" exited, while a process it started still held its stdout open"
+            );
+            conn.close(&reason);
+            reason
+        }
+    }
+}
+
+/// A stdio server dropped without [`Running::stop`] (its start given up
+/// half-way, at shutdown or by a block): its whole group is killed, not just
+/// the child (`kill_on_drop`), while the child, unreaped, still holds the
+/// group's ID.
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.pgid != 0 {
+            kill_group(self.pgid, Signal::Kill);
+            reaper::unregister(self.pgid);
+        }
     }
 }
 
@@ -524,19 +575,22 @@ fn describe_exit(status: &std::process::ExitStatus) -> String {
     }
 }
 
-/// Closes stdin (done by the caller), then TERM, then KILL the process group.
-async fn stop_child(child: &mut Child) -> Option<std::process::ExitStatus> {
+/// Closes stdin (done by the caller), then TERM, then KILL the process group
+/// `pgid` the child leads. The group is signalled by its ID, kept from the
+/// spawn: once the child is reaped, `Child::id` no longer gives it, and its
+/// stragglers (children that ignore the end of stdin) still need the KILL.
+async fn stop_child(child: &mut Child, pgid: u32) -> Option<std::process::ExitStatus> {
     let grace = Duration::from_secs(2);
     if let Ok(Ok(status)) = tokio::time::timeout(grace, child.wait()).await {
-        kill_group(child, Signal::Kill); // stragglers of the group, if any
+        kill_group(pgid, Signal::Kill); // stragglers of the group, if any
         return Some(status);
     }
-    kill_group(child, Signal::Term);
+    kill_group(pgid, Signal::Term);
     if let Ok(Ok(status)) = tokio::time::timeout(grace, child.wait()).await {
-        kill_group(child, Signal::Kill);
+        kill_group(pgid, Signal::Kill);
         return Some(status);
     }
-    kill_group(child, Signal::Kill);
+    kill_group(pgid, Signal::Kill);
     let _ = child.start_kill();
     child.wait().await.ok()
 }
@@ -547,22 +601,24 @@ enum Signal {
     Kill,
 }
 
-fn kill_group(child: &Child, signal: Signal) {
+fn kill_group(pgid: u32, signal: Signal) {
     #[cfg(unix)]
-    if let Some(pid) = child.id() {
+    if let Ok(pgid) = i32::try_from(pgid)
+        && pgid > 1
+    {
         let sig = match signal {
             Signal::Term => libc::SIGTERM,
             Signal::Kill => libc::SIGKILL,
         };
         // SAFETY: kill(2) with a negative pid signals the process group the
-        // child leads (it was spawned with process_group(0)).
+        // child leads (it was spawned with process_group(0)); never -1.
         unsafe {
-            libc::kill(-(pid as i32), sig);
+            libc::kill(-pgid, sig);
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = (child, signal);
+        let _ = (pgid, signal);
     }
 }
 
@@ -570,7 +626,7 @@ fn kill_group(child: &Child, signal: Signal) {
 async fn start(up: &Arc<Upstream>, ctx: &SupervisorCtx) -> Result<Running, String> {
     let timeout = up.config.startup_timeout();
     let values = resolve_secrets(up).await?;
-    let (conn, child, watched_fd) = if let Some(command) = up.config.command.clone() {
+    let (conn, child, pgid, watched_fd) = if let Some(command) = up.config.command.clone() {
         // Resolving may ask the login shell, which can take seconds: never on
         // the runtime thread, which serves every other upstream and the IDE.
         let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
@@ -582,7 +638,8 @@ async fn start(up: &Arc<Upstream>, ctx: &SupervisorCtx) -> Result<Running, Strin
         .map_err(|e| format!("the server \"{}\" cannot start: {e}", up.name))?
         .map_err(|e| format!("the server \"{}\" cannot start: {e}", up.name))?;
         let (conn, child, fd) = spawn_stdio(up, ctx, &program, &values)?;
-        (conn, Some(child), fd)
+        let pgid = child.id().unwrap_or(0);
+        (conn, Some(child), pgid, fd)
     } else {
         let auth = up.auth();
         if let Some(auth) = &auth {
@@ -590,11 +647,12 @@ async fn start(up: &Arc<Upstream>, ctx: &SupervisorCtx) -> Result<Running, Strin
         }
         let (conn, input) = http::connect(up, ctx.max_message, &values, auth)?;
         spawn_reader(up, ctx, &conn, BufReader::new(input));
-        (conn, None, None)
+        (conn, None, 0, None)
     };
     let mut running = Running {
         conn,
         child,
+        pgid,
         watched_fd,
     };
     match handshake(up, &running.conn, &ctx.init_params, timeout).await {
@@ -751,6 +809,10 @@ fn spawn_stdio(
             program.display()
         )
     })?;
+    if let Some(pid) = child.id() {
+        // Its group outlives toolgate no longer than the reaper's grace.
+        reaper::register(pid);
+    }
     let stdin = child.stdin.take().expect("stdin was piped");
     let stdout = child.stdout.take().expect("stdout was piped");
     #[cfg(unix)]

@@ -1202,3 +1202,106 @@ fn a_collector_that_never_answers_slows_nothing_and_keeps_every_record() {
     );
     drop(hung);
 }
+
+/// The `sleep` the wrapper below leaves behind: killed when the test ends,
+/// should it fail, so that a regression leaves no process for 1000 s.
+struct Sleep(i32);
+
+const SLEEP_CMDLINE: &[u8] = b"sleep\x001000\x00";
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        let cmdline = std::fs::read(format!("/proc/{}/cmdline", self.0)).unwrap_or_default();
+        if cmdline == SLEEP_CMDLINE {
+            // SAFETY: kill(2) of the sleep this test started (checked by its
+            // command line just now).
+            unsafe { libc::kill(self.0, libc::SIGKILL) };
+        }
+    }
+}
+
+/// faulty started through `sh -c`, which first leaves a child of its own
+/// behind in the upstream's process group: a `sleep` that ignores SIGHUP
+/// and, in the background, reads nothing (what `npx` -> `node` or an `sh -c`
+/// wrapper leaves when it is not stopped). Returns the home and a running
+/// `serve` with faulty ready, the processes below `serve` (the `sleep`
+/// among them) and the `sleep`.
+fn serving_a_grandchild() -> (Home, Serve, Vec<i32>, Sleep) {
+    let home = Home::new();
+    let faulty = crate::support::fixture("faulty");
+    home.config(&[Server::new("faulty", "/bin/sh")
+        .arg("-c")
+        .arg("trap '' HUP; sleep 1000 & exec \"$0\" \"$@\"")
+        .arg(home.tb.python())
+        .arg(&faulty)
+        .env("FAULTY_PID_FILE", &home.pid_file().display().to_string())]);
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    assert!(serve.tool_names().contains(&"faulty__ok".to_owned()));
+    let below = crate::support::descendants(serve.pid());
+    let pids = home.faulty_pids();
+    assert!(below.contains(&pids[0]), "{below:?} vs {pids:?}");
+    let sleep = *below
+        .iter()
+        .find(|&&p| {
+            std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default() == SLEEP_CMDLINE
+        })
+        .unwrap_or_else(|| panic!("no sleep below serve: {below:?}"));
+    (home, serve, below, Sleep(sleep))
+}
+
+/// SIGKILL: faulty gets SIGKILL from the kernel (PR_SET_PDEATHSIG), its own
+/// child does not; the reaper, which sees toolgate's end as the end of a
+/// pipe, takes the rest of the group down, then exits itself.
+#[test]
+fn sigkill_leaves_no_grandchild_of_an_upstream_behind() {
+    let (_home, serve, below, _sleep) = serving_a_grandchild();
+    // SAFETY: kill(2) on our own child's PID, which is not yet reaped.
+    assert_eq!(unsafe { libc::kill(serve.pid(), libc::SIGKILL) }, 0);
+    assert!(crate::support::wait_gone(serve.pid(), WAIT));
+    assert_all_gone(&below, "after toolgate was killed");
+    drop(serve);
+}
+
+/// A clean exit: faulty stops at the end of its stdin, and what is left of
+/// its process group is killed once it is reaped (toolgate waited for it
+/// before: the `sleep` holds faulty's stdout and stderr open).
+#[test]
+fn a_clean_exit_leaves_no_grandchild_of_an_upstream_behind() {
+    let (_home, serve, below, _sleep) = serving_a_grandchild();
+    serve.finish();
+    assert_all_gone(&below, "after toolgate exited");
+}
+
+/// A crash the end of stdout does not show: faulty exits mid-call, but the
+/// `sleep` it left holds its stdout open. The exit itself ends the
+/// connection: the call fails with a sentence saying so, and faulty is
+/// restarted.
+#[test]
+fn a_crash_is_seen_even_where_a_grandchild_holds_stdout_open() {
+    let (home, mut serve, _below, _sleep) = serving_a_grandchild();
+    let crashed = serve.result(
+        "tools/call",
+        json!({ "name": "faulty__crash", "arguments": {} }),
+    );
+    assert_eq!(
+        crashed["_meta"]["dev.toolgate/error"]["kind"], "upstream_closed",
+        "{crashed}"
+    );
+    let text = crashed["content"][0]["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("exited, while a process it started still held its stdout open"),
+        "{text}"
+    );
+    // Restarted (after its back-off): its calls work again.
+    crate::support::wait_until("faulty's restart", WAIT, || {
+        let ok = serve.result(
+            "tools/call",
+            json!({ "name": "faulty__ok", "arguments": {} }),
+        );
+        ok["isError"] != true
+    });
+    assert_eq!(home.faulty_pids().len(), 2, "faulty was restarted once");
+    serve.finish();
+    no_orphans(&home);
+}
