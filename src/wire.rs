@@ -415,16 +415,17 @@ mod unix {
 /// or two, not more: under load there is always work and spinning would only
 /// steal CPU from the upstream), and for a moment after an answer goes to the
 /// IDE (a sequential client sends its next call at once), the runtime polls
-/// the watched descriptors without sleeping, for a bounded time, before it
-/// parks. While it spins it calls `sched_yield`, so any other runnable
-/// process on that core goes first. The CPU this costs is bounded by
+/// the watched descriptors (the IDE's, and those of the upstreams with a
+/// call in flight) without sleeping, for a bounded time, before it parks.
+/// While it spins it calls `sched_yield`, so any other runnable process on
+/// that core goes first. The CPU this costs is bounded by
 /// [`SPIN_IN_FLIGHT`] plus [`SPIN_AFTER_ANSWER`] per call (a few hundred
 /// microseconds, nothing for an IDE's few calls a minute); a client that
 /// calls back to back, one at a time, keeps one core busy yielding. With
 /// `TOOLGATE_BUSY_POLL=0` it is off.
 pub mod spin {
-    use std::sync::Mutex;
     use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
 
     /// Longest spin while a call waits for its upstream.
@@ -437,7 +438,10 @@ pub mod spin {
     static ENABLED: AtomicBool = AtomicBool::new(false);
     static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
     static LAST_ANSWER_NANOS: AtomicU64 = AtomicU64::new(0);
-    static FDS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+    /// The watched descriptors: the IDE's (always polled) and each stdio
+    /// upstream's, polled only while one of its calls is in flight, so
+    /// that a spin costs the same with 50 upstreams as with one.
+    static FDS: Mutex<Vec<(i32, Option<Arc<AtomicUsize>>)>> = Mutex::new(Vec::new());
 
     fn epoch() -> Instant {
         static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
@@ -452,25 +456,35 @@ pub mod spin {
         let _ = epoch();
     }
 
-    /// Watches a descriptor that carries incoming messages.
+    /// Watches a descriptor that carries the IDE's messages.
     pub fn watch(fd: i32) {
         if ENABLED.load(Ordering::Relaxed) {
-            FDS.lock().expect("spin fds").push(fd);
+            FDS.lock().expect("spin fds").push((fd, None));
+        }
+    }
+
+    /// Watches an upstream's descriptor while `calls` (its calls in flight,
+    /// counted by [`call_started`]) is not zero.
+    pub fn watch_upstream(fd: i32, calls: Arc<AtomicUsize>) {
+        if ENABLED.load(Ordering::Relaxed) {
+            FDS.lock().expect("spin fds").push((fd, Some(calls)));
         }
     }
 
     /// Stops watching a descriptor (before it is closed).
     pub fn unwatch(fd: i32) {
-        FDS.lock().expect("spin fds").retain(|&f| f != fd);
+        FDS.lock().expect("spin fds").retain(|(f, _)| *f != fd);
     }
 
-    /// A call was sent upstream; the guard marks its end.
-    pub fn call_started() -> CallGuard {
+    /// A call was sent to the upstream whose calls in flight `calls` counts;
+    /// the guard marks its end.
+    pub fn call_started(calls: &Arc<AtomicUsize>) -> CallGuard {
         IN_FLIGHT.fetch_add(1, Ordering::Relaxed);
-        CallGuard
+        calls.fetch_add(1, Ordering::Relaxed);
+        CallGuard(calls.clone())
     }
 
-    pub struct CallGuard;
+    pub struct CallGuard(Arc<AtomicUsize>);
 
     static WRITING: AtomicUsize = AtomicUsize::new(0);
 
@@ -492,6 +506,7 @@ pub mod spin {
     impl Drop for CallGuard {
         fn drop(&mut self) {
             IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
+            self.0.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
@@ -528,7 +543,8 @@ pub mod spin {
             .lock()
             .expect("spin fds")
             .iter()
-            .map(|&fd| libc::pollfd {
+            .filter(|(_, calls)| calls.as_ref().is_none_or(|c| c.load(Ordering::Relaxed) > 0))
+            .map(|&(fd, _)| libc::pollfd {
                 fd,
                 events: libc::POLLIN,
                 revents: 0,

@@ -116,6 +116,8 @@ pub struct Connection {
     next_id: AtomicU64,
     closed: watch::Sender<Option<String>>,
     in_transit: Arc<tokio::sync::Semaphore>,
+    /// Requests in flight, for the busy-poller ([`crate::wire::spin`]).
+    spin_calls: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// When requests time out, earliest first. One sweeper task per connection
@@ -140,6 +142,7 @@ impl Connection {
             next_id: AtomicU64::new(1),
             closed: watch::Sender::new(None),
             in_transit: Arc::new(tokio::sync::Semaphore::new(IN_TRANSIT)),
+            spin_calls: Arc::default(),
         });
         tokio::spawn(sweep(Arc::downgrade(&conn), conn.rearm.clone()));
         conn
@@ -147,6 +150,12 @@ impl Connection {
 
     pub fn server(&self) -> &str {
         &self.server
+    }
+
+    /// Has the busy-poller watch `fd`, which carries this upstream's
+    /// messages, while one of its requests is in flight.
+    pub fn watch_for_spin(&self, fd: i32) {
+        crate::wire::spin::watch_upstream(fd, self.spin_calls.clone());
     }
 
     /// Why the connection closed, once it has.
@@ -220,7 +229,7 @@ impl Connection {
         }
         self.arm(deadline, id);
         let line = jsonrpc::request(&id.to_string(), method, params(id).as_deref());
-        let in_flight = crate::wire::spin::call_started();
+        let in_flight = crate::wire::spin::call_started(&self.spin_calls);
         if let Err(e) = self.out.send(&line).await {
             self.forget(id);
             return Err(CallError::Closed(format!(

@@ -815,17 +815,17 @@ fn spawn_stdio(
     }
     let stdin = child.stdin.take().expect("stdin was piped");
     let stdout = child.stdout.take().expect("stdout was piped");
+    let stderr = child.stderr.take().expect("stderr was piped");
+    up.stderr_tail.lock().expect("lock").clear();
+    let conn = Connection::new(up.name.clone(), Arc::new(Outbound::new(Box::pin(stdin))));
     #[cfg(unix)]
     let watched_fd = {
         let fd = std::os::fd::AsRawFd::as_raw_fd(&stdout);
-        crate::wire::spin::watch(fd);
+        conn.watch_for_spin(fd);
         Some(fd)
     };
     #[cfg(not(unix))]
     let watched_fd = None;
-    let stderr = child.stderr.take().expect("stderr was piped");
-    up.stderr_tail.lock().expect("lock").clear();
-    let conn = Connection::new(up.name.clone(), Arc::new(Outbound::new(Box::pin(stdin))));
     spawn_reader(up, ctx, &conn, BufReader::with_capacity(64 * 1024, stdout));
     let weak = Arc::downgrade(up);
     tokio::spawn(async move {
