@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::support::registry::{Org, Registry};
 use crate::support::{Finished, Home, Server, quote, server_row};
 
 fn json_of(done: &Finished) -> Value {
@@ -572,61 +573,15 @@ fn the_spinner_draws_on_a_terminal_and_clears_its_line() {
     }
 }
 
-/// The test registry (tests/fixtures/registry.py) serving a folder.
-struct Registry {
-    child: std::process::Child,
-    dir: tempfile::TempDir,
-    url: String,
-}
-
-impl Registry {
-    fn start(home: &Home) -> Self {
-        use std::io::BufRead;
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = std::process::Command::new(home.tb.python())
-            .arg(crate::support::fixture("registry"))
-            .arg(dir.path())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = serde_json::from_str::<Value>(&line).unwrap()["url"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        Self { child, dir, url }
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// `profile pull|show|lint|verify --json`: each prints its documented
 /// shape, with `version` 1, on stdout; exit codes as without --json.
 #[test]
 fn profile_commands_print_json_with_a_version() {
     let home = Home::new();
-    let org = tempfile::tempdir().unwrap();
-    let key = org.path().join("org.key");
-    let done = home.run_toolgate(&[
-        "profile",
-        "keygen",
-        "--out",
-        key.to_str().unwrap(),
-        "--unencrypted",
-    ]);
-    assert!(done.status.success(), "{}", done.describe());
-    let public = done.stdout.trim().to_string();
-    let file = org.path().join("profile.toml");
+    let org = Org::new(&home);
+    let key = &org.key;
+    let public = org.public.clone();
+    let file = org.dir.path().join("profile.toml");
     std::fs::write(
         &file,
         "org = \"Example Corp\"\nserial = 3\nissued = \"2026-01-01T00:00:00Z\"\nexpires = \"2099-01-01T00:00:00Z\"\n",
@@ -659,7 +614,7 @@ fn profile_commands_print_json_with_a_version() {
     assert_eq!(v["org"], "Example Corp", "{v}");
     assert_eq!(v["expired"], false, "{v}");
     assert!(v["key_id"].is_string(), "{v}");
-    let tampered = org.path().join("tampered.toml");
+    let tampered = org.dir.path().join("tampered.toml");
     std::fs::write(
         &tampered,
         std::fs::read_to_string(&file)

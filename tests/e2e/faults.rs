@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::support::registry::{Org, Registry};
 use crate::support::serve::Vanishing;
 use crate::support::{Home, Serve, Server, WAIT, assert_all_gone, assert_unknown_tool, py};
 
@@ -802,6 +803,25 @@ fn an_ide_that_vanishes_mid_call_leaves_records_and_no_process() {
     verified(&home);
 }
 
+/// An audited home (with `settings` added to its `[audit]`) whose trail
+/// exists, in WAL mode, from an earlier serve that recorded the call `id`;
+/// then its audit database locked by another process.
+fn locked_trail(settings: &str, id: &str) -> (Home, crate::support::DbLock) {
+    let home = audited("30s");
+    let config = std::fs::read_to_string(home.config_file()).unwrap();
+    home.write_raw_config(&config.replace(
+        "[audit]\nenabled = true\n",
+        &format!("[audit]\nenabled = true\n{settings}"),
+    ));
+    let mut serve = Serve::start(&home);
+    serve.initialize();
+    send_call(&mut serve, &json!(id), "faulty__ok", &json!({}));
+    assert_eq!(text(&serve.until_response(&json!(id)).0), "ok");
+    serve.finish();
+    let lock = crate::support::DbLock::hold(&home, &home.path().join("state/audit.db"));
+    (home, lock)
+}
+
 /// The audit database locked by another process (python3's sqlite3 in
 /// `BEGIN EXCLUSIVE`), from before serve starts until after a number of
 /// calls: serve starts and answers at once, calls go on (their records wait
@@ -809,20 +829,7 @@ fn an_ide_that_vanishes_mid_call_leaves_records_and_no_process() {
 /// once the lock is released every record reaches the database, chained.
 #[test]
 fn a_locked_audit_database_delays_no_call_and_loses_no_record() {
-    let home = audited("30s");
-    let config = std::fs::read_to_string(home.config_file()).unwrap();
-    home.write_raw_config(&config.replace(
-        "[audit]\nenabled = true\n",
-        "[audit]\nenabled = true\non_failure = \"deny\"\n",
-    ));
-    // The trail exists (in WAL mode), from an earlier serve.
-    let mut serve = Serve::start(&home);
-    serve.initialize();
-    send_call(&mut serve, &json!("before"), "faulty__ok", &json!({}));
-    assert_eq!(text(&serve.until_response(&json!("before")).0), "ok");
-    serve.finish();
-    let db = home.path().join("state/audit.db");
-    let lock = crate::support::DbLock::hold(&home, &db);
+    let (home, lock) = locked_trail("on_failure = \"deny\"\n", "before");
     let began = Instant::now();
     let mut serve = Serve::start(&home);
     serve.initialize();
@@ -866,19 +873,10 @@ fn a_locked_audit_database_delays_no_call_and_loses_no_record() {
 /// next command has every record of both processes, chained.
 #[test]
 fn a_locked_audit_database_with_a_dead_journal_stops_nothing() {
-    let home = audited("30s");
-    let config = std::fs::read_to_string(home.config_file()).unwrap();
-    home.write_raw_config(&config.replace(
-        "[audit]\nenabled = true\n",
-        "[audit]\nenabled = true\non_failure = \"deny\"\ncheckpoint_interval = \"1s\"\n",
-    ));
-    let mut serve = Serve::start(&home);
-    serve.initialize();
-    send_call(&mut serve, &json!("first"), "faulty__ok", &json!({}));
-    assert_eq!(text(&serve.until_response(&json!("first")).0), "ok");
-    serve.finish();
-    let db = home.path().join("state/audit.db");
-    let lock = crate::support::DbLock::hold(&home, &db);
+    let (home, lock) = locked_trail(
+        "on_failure = \"deny\"\ncheckpoint_interval = \"1s\"\n",
+        "first",
+    );
     // Killed with a record that could not reach the database.
     let mut serve = Serve::start(&home);
     serve.initialize();
@@ -979,58 +977,6 @@ fn a_locked_local_store_refuses_limited_calls_clearly_and_recovers() {
     no_orphans(&home);
 }
 
-/// tests/fixtures/registry.py serving a folder, stopped on drop.
-struct Registry {
-    child: std::process::Child,
-    dir: tempfile::TempDir,
-    url: String,
-}
-
-impl Registry {
-    fn start(home: &Home) -> Self {
-        use std::io::BufRead;
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = std::process::Command::new(home.tb.python())
-            .arg(crate::support::fixture("registry"))
-            .arg(dir.path())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = serde_json::from_str::<Value>(&line).unwrap()["url"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        Self { child, dir, url }
-    }
-
-    /// Signs `text` with the org key and publishes it as profile.toml.
-    fn publish(&self, home: &Home, key: &std::path::Path, text: &str) {
-        let file = self.dir.path().join("profile.toml");
-        std::fs::write(&file, text).unwrap();
-        let done = home.run_toolgate(&[
-            "profile",
-            "sign",
-            file.to_str().unwrap(),
-            "--key",
-            key.to_str().unwrap(),
-        ]);
-        assert!(done.status.success(), "{}", done.describe());
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The registry that is configured is slow (it accepts connections and
 /// never answers) or down: serve answers initialize and tools/list at once
 /// from the cached profile, calls work, a profile pulled meanwhile by
@@ -1039,19 +985,10 @@ impl Drop for Registry {
 #[test]
 fn a_slow_or_down_registry_delays_nothing() {
     let home = Home::new();
-    let keys = tempfile::tempdir().unwrap();
-    let key = keys.path().join("org.key");
-    let done = home.run_toolgate(&[
-        "profile",
-        "keygen",
-        "--out",
-        key.to_str().unwrap(),
-        "--unencrypted",
-    ]);
-    assert!(done.status.success(), "{}", done.describe());
-    let public = done.stdout.trim().to_owned();
+    let org = Org::new(&home);
+    let public = org.public.clone();
     // A profile with faulty, every tool pinned.
-    let draft = keys.path().join("draft.toml");
+    let draft = org.dir.path().join("draft.toml");
     std::fs::write(
         &draft,
         format!(
@@ -1078,9 +1015,9 @@ fn a_slow_or_down_registry_delays_nothing() {
             crate::support::quote(&public)
         ));
     };
-    let good = format!("{}/profile.toml", registry.url);
+    let good = registry.profile_url();
     config(&good);
-    registry.publish(&home, &key, v1);
+    registry.publish(&org.sign(&home, "v1.toml", v1), true);
     let done = home.run_toolgate(&["profile", "pull"]);
     assert!(done.status.success(), "{}", done.describe());
     let _ = std::fs::remove_file(home.pid_file());
@@ -1104,7 +1041,7 @@ fn a_slow_or_down_registry_delays_nothing() {
     let (r, _) = call(&mut serve, "ok", json!({}));
     assert_eq!(text(&r), "ok");
     // Serial 2, pulled from the good registry by the CLI, then SIGUSR1.
-    registry.publish(&home, &key, &v2);
+    registry.publish(&org.sign(&home, "v2.toml", &v2), true);
     config(&good);
     let done = home.run_toolgate(&["profile", "pull"]);
     assert!(done.status.success(), "{}", done.describe());

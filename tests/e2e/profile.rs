@@ -4,13 +4,13 @@
 //! with ETags), and enforcement: blocked personal servers (no process
 //! spawned), drift, `registry.required`.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::support::registry::{Org, Registry};
 use crate::support::serve::Serve;
 use crate::support::{Finished, Home, Server, fixture, quote, run_bounded};
 
@@ -22,139 +22,6 @@ fn cmd(program: &str, args: &[&str], dir: &Path) -> Finished {
     let mut c = Command::new(program);
     c.args(args).current_dir(dir);
     run_bounded(c, Duration::from_secs(60))
-}
-
-/// An org: a key pair made with `toolgate profile keygen`.
-struct Org {
-    dir: tempfile::TempDir,
-    key: PathBuf,
-    public: String,
-}
-
-impl Org {
-    fn new(home: &Home) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let key = dir.path().join("org.key");
-        let done = home.run_toolgate(&[
-            "profile",
-            "keygen",
-            "--out",
-            key.to_str().unwrap(),
-            "--unencrypted",
-        ]);
-        ok(&done);
-        Self {
-            public: done.stdout.trim().to_string(),
-            dir,
-            key,
-        }
-    }
-
-    /// Signs any bytes (even an invalid profile) with the org key, as
-    /// `name` and `name.minisig`; returns the path.
-    fn sign_raw(&self, name: &str, text: &str) -> PathBuf {
-        let file = self.dir.path().join(name);
-        std::fs::write(&file, text).unwrap();
-        let sk = std::fs::read_to_string(&self.key).unwrap();
-        let sig = toolgate::profile::sign::sign(text.as_bytes(), &sk, None, "raw").unwrap();
-        std::fs::write(self.dir.path().join(format!("{name}.minisig")), sig).unwrap();
-        file
-    }
-
-    /// Signs `text` as `name` in the org's folder; returns its path.
-    fn sign(&self, home: &Home, name: &str, text: &str) -> PathBuf {
-        let file = self.dir.path().join(name);
-        std::fs::write(&file, text).unwrap();
-        ok(&home.run_toolgate(&[
-            "profile",
-            "sign",
-            file.to_str().unwrap(),
-            "--key",
-            self.key.to_str().unwrap(),
-        ]));
-        file
-    }
-}
-
-/// The test registry (tests/fixtures/registry.py) serving a folder.
-struct Registry {
-    child: Child,
-    dir: tempfile::TempDir,
-    url: String,
-}
-
-impl Registry {
-    fn start(home: &Home) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(home.tb.python())
-            .arg(fixture("registry"))
-            .arg(dir.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = serde_json::from_str::<Value>(&line).unwrap()["url"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        Self { child, dir, url }
-    }
-
-    fn profile_url(&self) -> String {
-        format!("{}/profile.toml", self.url)
-    }
-
-    /// Publishes a signed profile (and its signature, unless `sig` is false).
-    fn publish(&self, file: &Path, sig: bool) {
-        std::fs::copy(file, self.dir.path().join("profile.toml")).unwrap();
-        let target = self.dir.path().join("profile.toml.minisig");
-        if sig {
-            let mut s = file.as_os_str().to_owned();
-            s.push(".minisig");
-            std::fs::copy(PathBuf::from(s), target).unwrap();
-        } else {
-            let _ = std::fs::remove_file(target);
-        }
-    }
-
-    fn stats(&self) -> Value {
-        let done = cmd(
-            "curl",
-            &["-s", &format!("{}/_stats", self.url)],
-            Path::new("."),
-        );
-        serde_json::from_str(&done.stdout).unwrap()
-    }
-
-    fn mode(&self, mode: &str) {
-        ok(&cmd(
-            "curl",
-            &[
-                "-s",
-                "-f",
-                "-X",
-                "POST",
-                &format!("{}/_mode/{mode}", self.url),
-            ],
-            Path::new("."),
-        ));
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        self.stop();
-    }
 }
 
 /// A profile's text: header fields, then `body` (settings and servers).

@@ -6,6 +6,7 @@
 //! Every wait here is bounded and fires only on failure: a test that hangs
 //! fails with what the processes said, never blocks the suite.
 
+pub mod registry;
 pub mod serve;
 
 use std::collections::BTreeMap;
