@@ -54,7 +54,7 @@ impl Peer {
             .spawn()
             .unwrap_or_else(|e| panic!("could not start {cmd:?}: {e}"));
         let stdout = child.stdout.take().unwrap();
-        let mut stderr_pipe = child.stderr.take().unwrap();
+        let stderr_pipe = child.stderr.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
@@ -64,19 +64,7 @@ impl Peer {
                 }
             }
         });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = stderr_pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
+        let stderr = collect(stderr_pipe);
         Self {
             stdin: child.stdin.take(),
             child,
@@ -362,20 +350,8 @@ impl Vanishing {
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("could not start {cmd:?}: {e}"));
-        let mut stderr_pipe = child.stderr.take().unwrap();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = stderr_pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
+        let stderr_pipe = child.stderr.take().unwrap();
+        let stderr = collect(stderr_pipe);
         Self {
             stdin: child.stdin.take(),
             stdout: child.stdout.take(),
@@ -478,4 +454,23 @@ impl Drop for Vanishing {
             let _ = self.child.wait();
         }
     }
+}
+
+/// Gathers what a child writes to stderr, on a thread of its own, so that
+/// the pipe never fills up.
+fn collect(mut pipe: impl Read + Send + 'static) -> Arc<Mutex<String>> {
+    let text = Arc::new(Mutex::new(String::new()));
+    let sink = text.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = pipe.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    text
 }
