@@ -124,7 +124,7 @@ usage: cargo bench --bench proxy -- [options]
                       then N sequential calls (default 1000)
   --sessions N        spread the calls over N fresh sets of connections (default 5)
   --blocks N          alternate the paths in N blocks per session (default 10)
-  --throughput-calls N  calls per path and session at full concurrency (default 5000)
+  --throughput-calls N  calls per path and session at full concurrency (default 20000)
   --inflight N        calls in flight in the throughput scenario (default 64)
   --spawns N          spawns per path in the start-up scenario (default 20)
   --rss-upstreams N   stdio upstreams in the idle-RSS scenario (default 10)
@@ -154,7 +154,7 @@ impl Opts {
             warmup: if quick { 100 } else { 1000 },
             sessions: if quick { 1 } else { 5 },
             blocks: 10,
-            throughput_calls: if quick { 1000 } else { 5000 },
+            throughput_calls: if quick { 1000 } else { 20_000 },
             inflight: 64,
             spawns: if quick { 3 } else { 20 },
             rss_upstreams: 10,

@@ -139,24 +139,34 @@ fn is_valid_id(id: &RawValue) -> bool {
 /// Writes `{"jsonrpc":"2.0","id":ID,"result":RESULT}\n`.
 pub fn response(id: &RawValue, result: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(40 + id.get().len() + result.len());
-    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
-    out.extend_from_slice(id.get().as_bytes());
-    out.extend_from_slice(b",\"result\":");
-    out.extend_from_slice(result.as_bytes());
-    out.extend_from_slice(b"}\n");
+    push_response(&mut out, id, result);
     out
+}
+
+/// Appends `{"jsonrpc":"2.0","id":ID,"result":RESULT}\n` to `out`.
+pub fn push_response(out: &mut Vec<u8>, id: &RawValue, result: &str) {
+    push_answer(out, id.get(), b",\"result\":", result);
 }
 
 /// Writes an error response with a raw error object.
 pub fn error_raw(id: Option<&RawValue>, error: &str) -> Vec<u8> {
-    let id = id.map(RawValue::get).unwrap_or("null");
-    let mut out = Vec::with_capacity(40 + id.len() + error.len());
+    let mut out = Vec::with_capacity(40 + id.map_or(4, |i| i.get().len()) + error.len());
+    push_error_raw(&mut out, id, error);
+    out
+}
+
+/// Appends an error response with a raw error object to `out`.
+pub fn push_error_raw(out: &mut Vec<u8>, id: Option<&RawValue>, error: &str) {
+    push_answer(out, id.map_or("null", RawValue::get), b",\"error\":", error);
+}
+
+fn push_answer(out: &mut Vec<u8>, id: &str, member: &[u8], value: &str) {
+    out.reserve(40 + id.len() + value.len());
     out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
     out.extend_from_slice(id.as_bytes());
-    out.extend_from_slice(b",\"error\":");
-    out.extend_from_slice(error.as_bytes());
+    out.extend_from_slice(member);
+    out.extend_from_slice(value.as_bytes());
     out.extend_from_slice(b"}\n");
-    out
 }
 
 /// Writes an error response from a code, a message and optional data.
@@ -193,20 +203,41 @@ pub fn notification(method: &str, params: Option<&str>) -> Vec<u8> {
 fn message(id: Option<&str>, method: &str, params: Option<&str>) -> Vec<u8> {
     let mut out =
         Vec::with_capacity(64 + id.map_or(0, str::len) + method.len() + params.map_or(0, str::len));
+    push_message(&mut out, id.map(str::as_bytes), method, params);
+    out
+}
+
+/// Appends a request with a numeric id (toolgate's own ids upstream) to `out`.
+pub fn push_request(out: &mut Vec<u8>, id: u64, method: &str, params: Option<&str>) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = id;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    push_message(out, Some(&digits[at..]), method, params);
+}
+
+fn push_message(out: &mut Vec<u8>, id: Option<&[u8]>, method: &str, params: Option<&str>) {
+    out.reserve(64 + id.map_or(0, <[u8]>::len) + method.len() + params.map_or(0, str::len));
     out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",");
     if let Some(id) = id {
         out.extend_from_slice(b"\"id\":");
-        out.extend_from_slice(id.as_bytes());
+        out.extend_from_slice(id);
         out.push(b',');
     }
     out.extend_from_slice(b"\"method\":");
-    push_json_str(&mut out, method);
+    push_json_str(out, method);
     if let Some(params) = params {
         out.extend_from_slice(b",\"params\":");
         out.extend_from_slice(params.as_bytes());
     }
     out.extend_from_slice(b"}\n");
-    out
 }
 
 fn push_json_str(out: &mut Vec<u8>, s: &str) {
@@ -347,6 +378,25 @@ pub fn has_line(buffered: &[u8]) -> bool {
     memchr(b'\n', buffered).is_some()
 }
 
+/// The first whole line already buffered, if it is within `limit` bytes:
+/// its text (without the line ending) and how many bytes to consume. Lines
+/// in hand are handled where they lie, with no copy; [`read_line`] takes the
+/// rest (a line still arriving, or one over the limit). A blank line comes
+/// back as an empty or all-whitespace slice, for the caller to skip.
+pub fn line_in_hand(buffered: &[u8], limit: usize) -> Option<(&[u8], usize)> {
+    let end = memchr(b'\n', buffered)?;
+    if end > limit {
+        return None;
+    }
+    let line = &buffered[..end];
+    Some((line.strip_suffix(b"\r").unwrap_or(line), end + 1))
+}
+
+/// Whether a line holds nothing but whitespace (skipped, as [`read_line`] does).
+pub fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
+}
+
 pub async fn read_line<R: AsyncBufRead + Unpin>(
     reader: &mut R,
     buf: &mut Vec<u8>,
@@ -393,7 +443,7 @@ pub async fn read_line<R: AsyncBufRead + Unpin>(
         if buf.last() == Some(&b'\r') {
             buf.pop();
         }
-        if buf.iter().all(u8::is_ascii_whitespace) {
+        if is_blank(buf) {
             continue; // a blank line: keep reading
         }
         return Ok(Line::Message(std::mem::take(buf)));
@@ -437,6 +487,28 @@ pub fn escape_for_log(bytes: &[u8], max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn appended_messages_equal_built_ones() {
+        for id in [0, 7, 10, 1234567890, u64::MAX] {
+            let mut out = b"before\n".to_vec();
+            push_request(&mut out, id, "tools/call", Some("{\"a\":1}"));
+            let mut want = b"before\n".to_vec();
+            want.extend(request(&id.to_string(), "tools/call", Some("{\"a\":1}")));
+            assert_eq!(
+                String::from_utf8_lossy(&out),
+                String::from_utf8_lossy(&want)
+            );
+        }
+        let id = raw("x");
+        let mut out = Vec::new();
+        push_response(&mut out, &id, "{}");
+        push_error_raw(&mut out, None, "{\"code\":1}");
+        assert_eq!(
+            out,
+            b"{\"jsonrpc\":\"2.0\",\"id\":\"x\",\"result\":{}}\n{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":1}}\n"
+        );
+    }
 
     #[test]
     fn classifies_messages() {

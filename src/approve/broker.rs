@@ -21,6 +21,12 @@ use tokio::sync::{broadcast, oneshot};
 
 use super::{Activity, Agent, Decision, Held, Message, Scope};
 
+/// Makes `to` hold `text`, in the buffer it has.
+fn set(to: &mut String, text: &str) {
+    to.clear();
+    to.push_str(text);
+}
+
 /// How many recent activity entries a process keeps for a UI that connects.
 const RECENT: usize = 50;
 
@@ -209,26 +215,41 @@ impl Broker {
 
     /// Records a call's outcome for the activity view.
     pub fn record(&self, server: &str, tool: &str, outcome: &str, by: &str, at_ms: i64) {
-        let entry = Activity {
+        // Every call passes here: the oldest entry's strings are reused, so
+        // that a call costs no allocation once the list is full, and nothing
+        // is copied unless a UI is watching.
+        let reused = {
+            let mut recent = self.recent.lock().expect("recent lock");
+            (recent.len() >= RECENT)
+                .then(|| recent.pop_back())
+                .flatten()
+        };
+        let mut entry = reused.unwrap_or_else(|| Activity {
             at_ms,
             pid: self.pid,
-            agent: self.agent(),
-            server: server.to_owned(),
-            tool: tool.to_owned(),
-            outcome: outcome.to_owned(),
-            by: by.to_owned(),
-        };
-        // Every call passes here: no copy unless a UI is watching.
-        let msg = Message::Activity { entry };
-        self.broadcast(&msg);
-        let Message::Activity { entry } = msg else {
-            unreachable!("built above")
-        };
-        let mut recent = self.recent.lock().expect("recent lock");
-        if recent.len() == RECENT {
-            recent.pop_back();
+            agent: Agent::default(),
+            server: String::new(),
+            tool: String::new(),
+            outcome: String::new(),
+            by: String::new(),
+        });
+        entry.at_ms = at_ms;
+        entry.pid = self.pid;
+        {
+            let agent = self.agent.lock().expect("agent lock");
+            set(&mut entry.agent.name, &agent.name);
+            set(&mut entry.agent.version, &agent.version);
         }
-        recent.push_front(entry);
+        set(&mut entry.server, server);
+        set(&mut entry.tool, tool);
+        set(&mut entry.outcome, outcome);
+        set(&mut entry.by, by);
+        if self.feed.receiver_count() > 0 {
+            self.broadcast(&Message::Activity {
+                entry: entry.clone(),
+            });
+        }
+        self.recent.lock().expect("recent lock").push_front(entry);
     }
 
     /// Takes an answer to a held call, if it is bound to that call and its

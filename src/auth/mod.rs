@@ -82,7 +82,9 @@ pub fn now_secs() -> i64 {
 
 /// Seconds the test clock (`TOOLGATE_TEST_CLOCK_FILE`) adds to real time.
 pub fn test_clock_offset() -> i64 {
-    match std::env::var_os("TOOLGATE_TEST_CLOCK_FILE") {
+    // Read from the environment once: this runs on every call's path.
+    static FILE: std::sync::OnceLock<Option<std::ffi::OsString>> = std::sync::OnceLock::new();
+    match FILE.get_or_init(|| std::env::var_os("TOOLGATE_TEST_CLOCK_FILE")) {
         Some(path) => std::fs::read_to_string(path)
             .ok()
             .and_then(|s| s.trim().parse().ok())

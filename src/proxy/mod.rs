@@ -112,6 +112,80 @@ enum Answer {
     Delivered,
 }
 
+/// A call of the fast path ([`Front::try_fast_call`]), which no task waits
+/// for: the upstream's reader writes its answer, and this tidies up, or,
+/// should the call fail (timeout, cancel, a closed upstream), answers and
+/// records it in a task of its own.
+struct FastCall {
+    front: Arc<Front>,
+    /// The IDE's id.
+    id: Box<RawValue>,
+    conn: std::sync::Weak<crate::upstream::Connection>,
+    target: names::Target,
+    audit: Option<Arc<Mutex<Option<CallAudit>>>>,
+    started: std::time::Instant,
+}
+
+impl crate::upstream::conn::Detach for FastCall {
+    fn registered(&mut self, uid: u64) {
+        self.front.inflight.lock().expect("inflight lock").insert(
+            self.id.get().to_owned(),
+            Cancel::Call(self.conn.clone(), uid),
+        );
+    }
+
+    fn ended(self: Box<Self>, how: Result<(), CallError>) {
+        let Self {
+            front,
+            id,
+            target,
+            audit,
+            started,
+            ..
+        } = *self;
+        let failed = match how {
+            Ok(()) => {
+                front.record_activity(&target, &Answer::Delivered);
+                front.request_done(id.get());
+                return;
+            }
+            Err(e) => e,
+        };
+        // Outside the runtime (torn down at exit) nobody is left to answer.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            front.request_done(id.get());
+            return;
+        };
+        runtime.spawn(async move {
+            let answer = front.call_failed(&target, failed);
+            front.record_activity(&target, &answer);
+            let untaken = audit.and_then(|a| a.lock().expect("audit lock").take());
+            let answer = match untaken {
+                Some(mut audit) => {
+                    audit.upstream_latency = Some(started.elapsed());
+                    front.audited(&id, audit, answer, started).await
+                }
+                None => answer,
+            };
+            front
+                .inflight
+                .lock()
+                .expect("inflight lock")
+                .remove(id.get());
+            front.answer(&id, answer).await;
+            front.answered.notify_waiters();
+        });
+    }
+}
+
+/// How to cancel an IDE request in flight.
+enum Cancel {
+    /// Its task's [`Cancelled`].
+    Task(oneshot::Sender<()>),
+    /// A call of the fast path: its request to the upstream.
+    Call(std::sync::Weak<crate::upstream::Connection>, u64),
+}
+
 /// One IDE connection.
 pub struct Front {
     out: Arc<Outbound>,
@@ -119,7 +193,7 @@ pub struct Front {
     client: OnceLock<ClientInit>,
     initialized: AtomicBool,
     /// In-flight IDE requests, by the raw text of their id: cancellation.
-    inflight: Mutex<HashMap<String, oneshot::Sender<()>>>,
+    inflight: Mutex<HashMap<String, Cancel>>,
     /// Requests relayed to the IDE: toolgate's id -> (upstream, its id).
     relayed: Mutex<HashMap<u64, (usize, Box<RawValue>)>>,
     /// toolgate's own requests to the IDE (approval elicitations): id ->
@@ -169,6 +243,17 @@ pub async fn serve(
     let mut batch = Batch::default();
     loop {
         batch.next(jsonrpc::has_line(reader.buffer())).await;
+        // A line already in hand is handled where it lies; the select (and a
+        // copy of the line) only when the next one has to be waited for.
+        if let Some((line, used)) = jsonrpc::line_in_hand(reader.buffer(), max)
+            && !*gone.borrow()
+        {
+            if !jsonrpc::is_blank(line) {
+                front.on_line(line).await;
+            }
+            tokio::io::AsyncBufReadExt::consume(&mut reader, used);
+            continue;
+        }
         let line = tokio::select! {
             line = jsonrpc::read_line(&mut reader, &mut buf, max) => line,
             () = &mut stop => { tracing::info!("stopping on a signal"); break }
@@ -341,7 +426,7 @@ impl Front {
         self.inflight
             .lock()
             .expect("inflight lock")
-            .insert(key.clone(), cancel_tx);
+            .insert(key.clone(), Cancel::Task(cancel_tx));
         let front = self.clone();
         let id = id.to_owned();
         tokio::spawn(async move {
@@ -350,6 +435,13 @@ impl Front {
             front.answer(&id, answer).await;
             front.answered.notify_waiters();
         });
+    }
+
+    /// A request is over (its answer is out): forgets it for cancellation
+    /// and for the drain at EOF.
+    fn request_done(&self, id: &str) {
+        self.inflight.lock().expect("inflight lock").remove(id);
+        self.answered.notify_waiters();
     }
 
     async fn answer(&self, id: &RawValue, answer: Answer) {
@@ -449,8 +541,16 @@ impl Front {
                     return;
                 };
                 let cancel = self.inflight.lock().expect("inflight lock").remove(&id);
-                if let Some(cancel) = cancel {
-                    let _ = cancel.send(());
+                match cancel {
+                    Some(Cancel::Task(tx)) => {
+                        let _ = tx.send(());
+                    }
+                    Some(Cancel::Call(conn, uid)) => {
+                        if let Some(conn) = conn.upgrade() {
+                            conn.cancel(uid, "cancelled by the client").await;
+                        }
+                    }
+                    None => {}
                 }
             }
             "notifications/roots/list_changed" => {
@@ -782,9 +882,9 @@ impl Front {
 
     /// The fast path of `tools/call`, run inline as the line is read: when the
     /// tool resolves and its upstream is ready, the request goes upstream at
-    /// once (the answer is written back by the upstream's reader) and only
-    /// the wait is left to a task. `None` sends the call down the general
-    /// path, which waits for upstreams still starting and words every error.
+    /// once, the upstream's reader writes the answer back, and no task waits
+    /// for it ([`FastCall`]). `None` sends the call down the general path,
+    /// which waits for upstreams still starting and words every error.
     async fn try_fast_call(
         self: &Arc<Self>,
         id: &RawValue,
@@ -793,11 +893,12 @@ impl Front {
         let mut members = jsonrpc::shallow(params?).ok()?;
         let name: String = serde_json::from_str(jsonrpc::member(&members, "name")?.get()).ok()?;
         let target = self.manager.catalog().names.resolve(&name).cloned()?;
-        let live = self.manager.upstreams()[target.upstream].live()?;
+        let up = self.manager.upstreams()[target.upstream].clone();
+        let live = up.live()?;
         // A call the policy does not simply allow takes the slow path, which
         // answers refusals and records observations.
         if let Some(policy) = crate::policy::current() {
-            let server = self.manager.upstreams()[target.upstream].name.clone();
+            let server = up.name.clone();
             // Counted calls take the slow path, so each is counted once;
             // guarded ones too, where arguments and results are scanned.
             if policy.limited(&server, &target.original)
@@ -825,7 +926,7 @@ impl Front {
             Some(w) if w.failing().is_some() || w.spool_full().is_some() => return None,
             Some(_) => Some(CallAudit {
                 reached: true,
-                server: Some(self.manager.upstreams()[target.upstream].name.to_string()),
+                server: Some(up.name.to_string()),
                 tool: Some(target.original.clone()),
                 exposed: Some(name),
                 args: jsonrpc::member(&members, "arguments").map(|a| a.get().to_owned()),
@@ -836,7 +937,7 @@ impl Front {
         };
         let call_started = std::time::Instant::now();
         jsonrpc::set_member(&mut members, "name", jsonrpc::raw(&target.original));
-        let timeout = self.manager.upstreams()[target.upstream].config.timeout();
+        let timeout = up.config.timeout();
         // With an audit trail, the upstream's reader commits the record just
         // before it writes the answer; a call that ends otherwise (timeout,
         // cancel, a closed upstream) is recorded by its task. Whoever takes
@@ -862,24 +963,33 @@ impl Front {
                 }
             }) as crate::upstream::conn::BeforeAnswer
         });
-        let started = self
-            .start_call_with(id, &live.conn, members, timeout, true, before)
+        // No task waits for the answer: the upstream's reader writes it, and
+        // `ended` tidies up (or, should the call fail, answers for it).
+        let progress = progress_route(&members, &self.out);
+        let has_progress = progress.is_some();
+        let direct = crate::upstream::conn::DirectReply {
+            id: id.to_owned(),
+            sink: self.out.clone(),
+            before,
+        };
+        let owner = FastCall {
+            front: self.clone(),
+            id: id.to_owned(),
+            conn: Arc::downgrade(&live.conn),
+            target,
+            audit,
+            started: call_started,
+        };
+        live.conn
+            .start_detached(
+                "tools/call",
+                |uid| Some(upstream_params(&members, has_progress, uid)),
+                progress,
+                direct,
+                timeout,
+                Box::new(owner),
+            )
             .await;
-        let id_owned = id.to_owned();
-        self.spawn_request(id, move |front, cancelled| async move {
-            let answer = front
-                .finish_call(&target, started, live.conn.clone(), cancelled)
-                .await;
-            front.record_activity(&target, &answer);
-            let untaken = audit.and_then(|a| a.lock().expect("audit lock").take());
-            match untaken {
-                Some(mut audit) => {
-                    audit.upstream_latency = Some(call_started.elapsed());
-                    front.audited(&id_owned, audit, answer, call_started).await
-                }
-                None => answer,
-            }
-        });
         Some(())
     }
 
@@ -981,21 +1091,6 @@ impl Front {
         timeout: Duration,
         direct: bool,
     ) -> Result<crate::upstream::conn::Waiting, CallError> {
-        self.start_call_with(id, conn, members, timeout, direct, None)
-            .await
-    }
-
-    /// [`Front::start_call`], with a step run on the answer before the
-    /// upstream's reader writes it (direct only).
-    async fn start_call_with(
-        &self,
-        id: &RawValue,
-        conn: &crate::upstream::Connection,
-        members: Vec<(String, Box<RawValue>)>,
-        timeout: Duration,
-        direct: bool,
-        before: Option<crate::upstream::conn::BeforeAnswer>,
-    ) -> Result<crate::upstream::conn::Waiting, CallError> {
         let progress = progress_route(&members, &self.out);
         let has_progress = progress.is_some();
         // Direct: the upstream's reader writes the answer to the IDE itself;
@@ -1003,7 +1098,7 @@ impl Front {
         let direct = direct.then(|| crate::upstream::conn::DirectReply {
             id: id.to_owned(),
             sink: self.out.clone(),
-            before,
+            before: None,
         });
         conn.start(
             "tools/call",
@@ -1351,29 +1446,36 @@ impl Front {
         conn: Arc<crate::upstream::Connection>,
         cancelled: impl std::future::Future<Output = ()>,
     ) -> Answer {
-        let up = &self.manager.upstreams()[target.upstream];
         let reply = match started {
             Ok(waiting) => conn.wait(waiting, cancelled).await,
             Err(e) => Err(e),
         };
         match reply {
             Ok(result) => Answer::Result(result.get().to_owned()),
-            Err(CallError::Delivered) => Answer::Delivered,
-            Err(CallError::Cancelled) => Answer::Nothing,
-            Err(CallError::Rpc(error)) => Answer::UpstreamError(error),
-            Err(e @ CallError::Timeout(_)) => tool_error(
+            Err(e) => self.call_failed(target, e),
+        }
+    }
+
+    /// The answer to a `tools/call` the upstream did not answer with a result.
+    fn call_failed(&self, target: &names::Target, error: CallError) -> Answer {
+        let up = &self.manager.upstreams()[target.upstream];
+        match error {
+            CallError::Delivered => Answer::Delivered,
+            CallError::Cancelled => Answer::Nothing,
+            CallError::Rpc(error) => Answer::UpstreamError(error),
+            e @ CallError::Timeout(_) => tool_error(
                 &up.name,
                 "timeout",
                 &describe_call_error(&up.name, &format!("the call to {}", target.original), &e),
                 "the server got notifications/cancelled; raise timeout in its config.toml entry if the tool is slow by nature",
             ),
-            Err(e @ CallError::TooLarge(_)) => tool_error(
+            e @ CallError::TooLarge(_) => tool_error(
                 &up.name,
                 "too_large",
                 &describe_call_error(&up.name, &format!("the call to {}", target.original), &e),
                 "raise serve.max_message_size in config.toml, or ask the tool for less",
             ),
-            Err(CallError::Closed(why)) => tool_error(
+            CallError::Closed(why) => tool_error(
                 &up.name,
                 "upstream_closed",
                 &format!("{why} during the call to {}", target.original),

@@ -49,11 +49,68 @@ pub struct ProgressRoute {
 }
 
 struct Pending {
-    reply: oneshot::Sender<Reply>,
+    reply: Waiter,
     progress: Option<ProgressRoute>,
     direct: Option<DirectReply>,
     deadline: Instant,
     timeout: Duration,
+    /// Counts the request as in flight for the busy-poller until it ends.
+    _in_flight: crate::wire::spin::CallGuard,
+}
+
+/// Who learns how a request ended.
+enum Waiter {
+    /// A task, in [`Connection::wait`].
+    Task(oneshot::Sender<Reply>),
+    /// Nobody waits: see [`Connection::start_detached`].
+    Detached(Detached),
+}
+
+impl Waiter {
+    fn send(self, reply: Reply) {
+        match self {
+            Self::Task(tx) => {
+                let _ = tx.send(reply);
+            }
+            Self::Detached(d) => d.end(match reply {
+                Ok(_) | Err(CallError::Delivered) => Ok(()),
+                Err(e) => Err(e),
+            }),
+        }
+    }
+}
+
+/// The owner of a request that nobody waits for (see
+/// [`Connection::start_detached`]).
+pub trait Detach: Send {
+    /// The request has its id (for [`Connection::cancel`]); nothing can
+    /// have ended it yet.
+    fn registered(&mut self, id: u64);
+    /// How the request ended, told once: `Ok` once its answer was written
+    /// to the IDE, or why it got none (timeout, close, cancel...).
+    fn ended(self: Box<Self>, how: Result<(), CallError>);
+}
+
+/// Ends its [`Detach`] exactly once: when the request ends, or, should it
+/// be dropped unended (its connection dropped), with [`CallError::Closed`].
+struct Detached(Option<Box<dyn Detach>>);
+
+impl Detached {
+    fn end(mut self, how: Result<(), CallError>) {
+        if let Some(owner) = self.0.take() {
+            owner.ended(how);
+        }
+    }
+}
+
+impl Drop for Detached {
+    fn drop(&mut self) {
+        if let Some(owner) = self.0.take() {
+            owner.ended(Err(CallError::Closed(
+                "closed its connection (it exited or crashed)".into(),
+            )));
+        }
+    }
 }
 
 /// Where the reader writes an answer itself: the IDE's id and writer.
@@ -72,7 +129,6 @@ pub type BeforeAnswer = Box<dyn FnOnce(Result<&RawValue, &RawValue>) -> Option<S
 pub struct Waiting {
     id: u64,
     rx: oneshot::Receiver<Reply>,
-    _in_flight: crate::wire::spin::CallGuard,
 }
 
 /// Something an upstream sent that is not an answer to toolgate: handed to
@@ -208,40 +264,100 @@ impl Connection {
         direct: Option<DirectReply>,
         timeout: Duration,
     ) -> Result<Waiting, CallError> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.register(id, Waiter::Task(tx), progress, direct, timeout)
+            .map_err(|(_, reason)| CallError::Closed(reason))?;
+        if let Err(e) = self.send_request(id, method, params).await {
+            self.forget(id);
+            return Err(e);
+        }
+        Ok(Waiting { id, rx })
+    }
+
+    /// Sends a request whose answer the reader writes to the IDE itself
+    /// (`direct`, as with [`Connection::start`]) and that nobody waits for:
+    /// `owner` is told how it ended, once, whether it was answered, timed
+    /// out, cancelled ([`Connection::cancel`]) or cut off by a close. That
+    /// spares a task per call on the proxy's hot path.
+    pub async fn start_detached(
+        &self,
+        method: &str,
+        params: impl FnOnce(u64) -> Option<String>,
+        progress: Option<ProgressRoute>,
+        direct: DirectReply,
+        timeout: Duration,
+        mut owner: Box<dyn Detach>,
+    ) {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        owner.registered(id);
+        let detached = Waiter::Detached(Detached(Some(owner)));
+        if let Err((detached, reason)) =
+            self.register(id, detached, progress, Some(direct), timeout)
+        {
+            return detached.send(Err(CallError::Closed(reason)));
+        }
+        if let Err(e) = self.send_request(id, method, params).await
+            && let Some(p) = self.forget(id)
+        {
+            p.reply.send(Err(e));
+        }
+    }
+
+    /// Enters a request in the pending table and its deadline in the
+    /// sweeper's queue; once the connection has closed, gives `reply` back
+    /// with the reason.
+    fn register(
+        &self,
+        id: u64,
+        reply: Waiter,
+        progress: Option<ProgressRoute>,
+        direct: Option<DirectReply>,
+        timeout: Duration,
+    ) -> Result<(), (Waiter, String)> {
         let deadline = Instant::now() + timeout;
         {
             let mut pending = self.pending.lock().expect("pending table poisoned");
             if let Some(reason) = self.closed_reason() {
-                return Err(CallError::Closed(reason));
+                return Err((reply, reason));
             }
             pending.insert(
                 id,
                 Pending {
-                    reply: tx,
+                    reply,
                     progress,
                     direct,
                     deadline,
                     timeout,
+                    _in_flight: crate::wire::spin::call_started(&self.spin_calls),
                 },
             );
         }
         self.arm(deadline, id);
-        let line = jsonrpc::request(&id.to_string(), method, params(id).as_deref());
-        let in_flight = crate::wire::spin::call_started(&self.spin_calls);
-        if let Err(e) = self.out.send(&line).await {
-            self.forget(id);
-            return Err(CallError::Closed(format!(
-                "could not write to {}: {e}",
-                self.server
-            )));
+        Ok(())
+    }
+
+    async fn send_request(
+        &self,
+        id: u64,
+        method: &str,
+        params: impl FnOnce(u64) -> Option<String>,
+    ) -> Result<(), CallError> {
+        let params = params(id);
+        let line = |buf: &mut Vec<u8>| jsonrpc::push_request(buf, id, method, params.as_deref());
+        self.out
+            .send_with(line)
+            .await
+            .map_err(|e| CallError::Closed(format!("could not write to {}: {e}", self.server)))
+    }
+
+    /// Cancels a request started with [`Connection::start_detached`]: the
+    /// upstream gets `notifications/cancelled`, and its `ended`
+    /// [`CallError::Cancelled`]. A request already ended is left alone.
+    pub async fn cancel(&self, id: u64, reason: &str) {
+        if let Some(p) = self.abandon(id, reason).await {
+            p.reply.send(Err(CallError::Cancelled));
         }
-        Ok(Waiting {
-            id,
-            rx,
-            _in_flight: in_flight,
-        })
     }
 
     /// Waits for a started request's answer (or [`CallError::Timeout`], from
@@ -259,7 +375,8 @@ impl Connection {
                 self.closed_reason().unwrap_or_else(|| "closed".into()),
             ))),
             () = cancel => {
-                self.abandon(id, "cancelled by the client").await;
+                // Dropped unanswered: its waiter is this very call.
+                drop(self.abandon(id, "cancelled by the client").await);
                 Err(CallError::Cancelled)
             }
         }
@@ -328,17 +445,17 @@ impl Connection {
                 let params =
                     serde_json::json!({ "requestId": id, "reason": "timed out" }).to_string();
                 let _ = self.notify("notifications/cancelled", Some(&params)).await;
-                let _ = p.reply.send(Err(CallError::Timeout(p.timeout)));
+                p.reply.send(Err(CallError::Timeout(p.timeout)));
             }
         }
     }
 
     /// Gives up on a request: forgets it, and tells the upstream.
-    async fn abandon(&self, id: u64, reason: &str) {
-        if self.forget(id).is_some() {
-            let params = serde_json::json!({ "requestId": id, "reason": reason }).to_string();
-            let _ = self.notify("notifications/cancelled", Some(&params)).await;
-        }
+    async fn abandon(&self, id: u64, reason: &str) -> Option<Pending> {
+        let p = self.forget(id)?;
+        let params = serde_json::json!({ "requestId": id, "reason": reason }).to_string();
+        let _ = self.notify("notifications/cancelled", Some(&params)).await;
+        Some(p)
     }
 
     /// Closes the connection: every waiting request gets `reason` at once.
@@ -358,7 +475,7 @@ impl Connection {
         self.rearm.notify_one(); // the sweeper sees the close and ends
         let reason = self.closed_reason().unwrap_or_else(|| reason.to_owned());
         for p in drained {
-            let _ = p.reply.send(Err(CallError::Closed(reason.clone())));
+            p.reply.send(Err(CallError::Closed(reason.clone())));
         }
     }
 
@@ -392,6 +509,13 @@ impl Connection {
         let mut batch = Batch::default();
         loop {
             batch.next(jsonrpc::has_line(input.buffer())).await;
+            if let Some((line, used)) = jsonrpc::line_in_hand(input.buffer(), max_message) {
+                if !jsonrpc::is_blank(line) {
+                    self.on_line(line, &mut batch, inbound).await;
+                }
+                tokio::io::AsyncBufReadExt::consume(&mut input, used);
+                continue;
+            }
             let line = match jsonrpc::read_line(&mut input, &mut buf, max_message).await {
                 Ok(Line::Message(line)) => line,
                 Ok(Line::TooLong { head, len }) => {
@@ -401,60 +525,70 @@ impl Connection {
                 Ok(Line::Eof) => return "closed its connection (it exited or crashed)".into(),
                 Err(e) => return format!("could not be read: {e}"),
             };
-            match jsonrpc::parse(&line) {
-                Ok(Kind::Response { id, outcome }) => self.on_response(id, outcome).await,
-                Ok(Kind::Notification { method, params }) => {
-                    if method == "notifications/progress" {
-                        if let Some(params) = params {
-                            self.on_progress(params);
-                        }
-                    } else {
-                        let permit = match self.in_transit.clone().try_acquire_owned() {
-                            Ok(permit) => permit,
-                            Err(_) => {
-                                // The IDE's side is behind: write out what
-                                // this reader holds, then wait for room.
-                                batch.next(false).await;
-                                match self.in_transit.clone().acquire_owned().await {
-                                    Ok(permit) => permit,
-                                    Err(_) => continue, // never closed
-                                }
+            self.on_line(&line, &mut batch, inbound).await;
+        }
+    }
+
+    /// Handles one message from the upstream.
+    async fn on_line(
+        &self,
+        line: &[u8],
+        batch: &mut Batch,
+        inbound: &mpsc::UnboundedSender<Inbound>,
+    ) {
+        match jsonrpc::parse(line) {
+            Ok(Kind::Response { id, outcome }) => self.on_response(id, outcome).await,
+            Ok(Kind::Notification { method, params }) => {
+                if method == "notifications/progress" {
+                    if let Some(params) = params {
+                        self.on_progress(params);
+                    }
+                } else {
+                    let permit = match self.in_transit.clone().try_acquire_owned() {
+                        Ok(permit) => permit,
+                        Err(_) => {
+                            // The IDE's side is behind: write out what
+                            // this reader holds, then wait for room.
+                            batch.next(false).await;
+                            match self.in_transit.clone().acquire_owned().await {
+                                Ok(permit) => permit,
+                                Err(_) => return, // never closed
                             }
-                        };
-                        let _ = inbound.send(Inbound::Notification {
-                            method: method.into_owned(),
-                            params: params.map(ToOwned::to_owned),
-                            in_transit: InTransit(permit),
-                        });
-                    }
+                        }
+                    };
+                    let _ = inbound.send(Inbound::Notification {
+                        method: method.into_owned(),
+                        params: params.map(ToOwned::to_owned),
+                        in_transit: InTransit(permit),
+                    });
                 }
-                Ok(Kind::Request { id, method, params }) => {
-                    if method == "ping" {
-                        self.respond(id, Ok(&jsonrpc::raw(&serde_json::json!({}))))
-                            .await;
-                    } else {
-                        let _ = inbound.send(Inbound::Request {
-                            id: id.to_owned(),
-                            method: method.into_owned(),
-                            params: params.map(ToOwned::to_owned),
-                        });
-                    }
-                }
-                Err(Malformed::NotJson(_)) => tracing::warn!(
-                    server = %self.server,
-                    "the server wrote a line to stdout that is not JSON-RPC (ignored; servers must log to stderr): {}",
-                    jsonrpc::escape_for_log(&line, 120)
-                ),
-                Err(Malformed::Batch) => tracing::warn!(
-                    server = %self.server,
-                    "the server sent a JSON-RPC batch, which MCP does not allow (ignored)"
-                ),
-                Err(Malformed::Invalid { why, .. }) => tracing::warn!(
-                    server = %self.server,
-                    "the server sent an invalid JSON-RPC message (ignored): {why}: {}",
-                    jsonrpc::escape_for_log(&line, 120)
-                ),
             }
+            Ok(Kind::Request { id, method, params }) => {
+                if method == "ping" {
+                    self.respond(id, Ok(&jsonrpc::raw(&serde_json::json!({}))))
+                        .await;
+                } else {
+                    let _ = inbound.send(Inbound::Request {
+                        id: id.to_owned(),
+                        method: method.into_owned(),
+                        params: params.map(ToOwned::to_owned),
+                    });
+                }
+            }
+            Err(Malformed::NotJson(_)) => tracing::warn!(
+                server = %self.server,
+                "the server wrote a line to stdout that is not JSON-RPC (ignored; servers must log to stderr): {}",
+                jsonrpc::escape_for_log(line, 120)
+            ),
+            Err(Malformed::Batch) => tracing::warn!(
+                server = %self.server,
+                "the server sent a JSON-RPC batch, which MCP does not allow (ignored)"
+            ),
+            Err(Malformed::Invalid { why, .. }) => tracing::warn!(
+                server = %self.server,
+                "the server sent an invalid JSON-RPC message (ignored): {why}: {}",
+                jsonrpc::escape_for_log(line, 120)
+            ),
         }
     }
 
@@ -467,21 +601,22 @@ impl Connection {
         let Some(p) = self.forget(id) else { return };
         if let Some(mut direct) = p.direct {
             let instead = direct.before.take().and_then(|before| before(outcome));
-            let line = match (instead, outcome) {
-                (Some(result), _) => jsonrpc::response(&direct.id, &result),
-                (None, Ok(result)) => jsonrpc::response(&direct.id, result.get()),
-                (None, Err(error)) => jsonrpc::error_raw(Some(&direct.id), error.get()),
+            let id = &direct.id;
+            let line = |buf: &mut Vec<u8>| match (&instead, outcome) {
+                (Some(result), _) => jsonrpc::push_response(buf, id, result),
+                (None, Ok(result)) => jsonrpc::push_response(buf, id, result.get()),
+                (None, Err(error)) => jsonrpc::push_error_raw(buf, Some(id), error.get()),
             };
-            let _ = direct.sink.send(&line).await;
+            let _ = direct.sink.send_with(line).await;
             crate::wire::spin::answered();
-            let _ = p.reply.send(Err(CallError::Delivered));
+            p.reply.send(Err(CallError::Delivered));
             return;
         }
         let reply = match outcome {
             Ok(result) => Ok(result.to_owned()),
             Err(error) => Err(CallError::Rpc(error.to_owned())),
         };
-        let _ = p.reply.send(reply);
+        p.reply.send(reply);
     }
 
     fn on_progress(&self, params: &RawValue) {
@@ -517,7 +652,7 @@ impl Connection {
         if let Some(id) = jsonrpc::sniff_id(head).and_then(|id| id.parse::<u64>().ok())
             && let Some(p) = self.forget(id)
         {
-            let _ = p.reply.send(Err(CallError::TooLarge(len)));
+            p.reply.send(Err(CallError::TooLarge(len)));
         }
     }
 }
@@ -660,6 +795,143 @@ mod tests {
             )
             .await;
         assert!(matches!(late, Err(CallError::Closed(_))));
+    }
+
+    /// The owner of a detached request, for the tests: notes what it is told.
+    struct Owner(Arc<std::sync::Mutex<Vec<String>>>);
+
+    impl Detach for Owner {
+        fn registered(&mut self, id: u64) {
+            self.0.lock().unwrap().push(format!("registered {id}"));
+        }
+
+        fn ended(self: Box<Self>, how: Result<(), CallError>) {
+            let how = match how {
+                Ok(()) => "answered".to_owned(),
+                Err(CallError::Timeout(_)) => "timeout".to_owned(),
+                Err(CallError::Cancelled) => "cancelled".to_owned(),
+                Err(CallError::Closed(why)) => format!("closed: {why}"),
+                Err(other) => format!("{other:?}"),
+            };
+            self.0.lock().unwrap().push(how);
+        }
+    }
+
+    /// Starts a detached `tools/call` whose answer goes to `ide` under the
+    /// IDE's id "ide-1"; returns what its owner is told.
+    async fn detached(
+        conn: &Connection,
+        ide: &Arc<Outbound>,
+        timeout: Duration,
+    ) -> Arc<std::sync::Mutex<Vec<String>>> {
+        let told = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let direct = DirectReply {
+            id: jsonrpc::raw("ide-1"),
+            sink: ide.clone(),
+            before: None,
+        };
+        conn.start_detached(
+            "tools/call",
+            |_| Some("{}".into()),
+            None,
+            direct,
+            timeout,
+            Box::new(Owner(told.clone())),
+        )
+        .await;
+        told
+    }
+
+    fn ide() -> (
+        Arc<Outbound>,
+        tokio::io::Lines<BufReader<tokio::io::DuplexStream>>,
+    ) {
+        let (w, r) = tokio::io::duplex(1 << 16);
+        (
+            Arc::new(Outbound::new(Box::pin(w))),
+            BufReader::new(r).lines(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_detached_request_is_answered_to_the_ide_and_its_owner_told_once() {
+        let (conn, mut upstream_in, mut upstream_out, _rx) = pair();
+        let (sink, mut ide) = ide();
+        let told = detached(&conn, &sink, Duration::from_secs(60)).await;
+        let req = upstream_in.next_line().await.unwrap().unwrap();
+        assert!(req.contains("\"id\":1,"), "{req}");
+        upstream_out
+            .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"ok\":true}}\n")
+            .await
+            .unwrap();
+        let answer = ide.next_line().await.unwrap().unwrap();
+        assert_eq!(
+            answer,
+            "{\"jsonrpc\":\"2.0\",\"id\":\"ide-1\",\"result\":{\"ok\":true}}"
+        );
+        assert_eq!(*told.lock().unwrap(), ["registered 1", "answered"]);
+        // A second answer to the same id finds nothing.
+        upstream_out
+            .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n")
+            .await
+            .unwrap();
+        conn.cancel(1, "late").await;
+        assert_eq!(told.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_detached_request_times_out_or_is_cancelled_and_the_upstream_told() {
+        let (conn, mut upstream_in, _upstream_out, _rx) = pair();
+        let (sink, _ide) = ide();
+        let timed = detached(&conn, &sink, Duration::from_secs(5)).await;
+        let cancelled = detached(&conn, &sink, Duration::from_secs(600)).await;
+        conn.cancel(2, "cancelled by the client").await;
+        assert_eq!(*cancelled.lock().unwrap(), ["registered 2", "cancelled"]);
+        let began = Instant::now();
+        let mut lines = Vec::new();
+        for _ in 0..4 {
+            lines.push(upstream_in.next_line().await.unwrap().unwrap());
+        }
+        assert!(began.elapsed() >= Duration::from_secs(5));
+        assert_eq!(*timed.lock().unwrap(), ["registered 1", "timeout"]);
+        assert!(
+            lines[2].contains("notifications/cancelled") && lines[2].contains("\"requestId\":2"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[3].contains("\"requestId\":1") && lines[3].contains("timed out"),
+            "{lines:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_detached_request_is_ended_by_a_close_or_a_dropped_connection() {
+        let (conn, mut upstream_in, upstream_out, _rx) = pair();
+        let (sink, _ide) = ide();
+        let told = detached(&conn, &sink, Duration::from_secs(60)).await;
+        upstream_in.next_line().await.unwrap().unwrap();
+        drop(upstream_out);
+        conn.wait_closed().await;
+        let told = told.lock().unwrap().clone();
+        assert_eq!(told.len(), 2, "{told:?}");
+        assert!(
+            told[1].starts_with("closed: the server \"test\" closed"),
+            "{told:?}"
+        );
+        // Started after the close: ended at once.
+        let late = detached(&conn, &sink, Duration::from_secs(60)).await;
+        assert_eq!(late.lock().unwrap().len(), 2);
+        // A connection dropped with a request pending ends it too.
+        let (to_upstream, _upstream_reads) = tokio::io::duplex(1 << 16);
+        let lone = Connection::new(
+            "lone".into(),
+            Arc::new(Outbound::new(Box::pin(to_upstream))),
+        );
+        let told = detached(&lone, &sink, Duration::from_secs(60)).await;
+        drop(lone);
+        let told = told.lock().unwrap().clone();
+        assert_eq!(told.len(), 2, "{told:?}");
+        assert!(told[1].starts_with("closed:"), "{told:?}");
     }
 
     #[tokio::test]
