@@ -429,14 +429,14 @@ mod unix {
 /// VMs) most of that cost is not toolgate's code but the kernel putting it to
 /// sleep and waking it again for each message. While calls are in flight,
 /// and for a moment after an answer goes to the IDE (a sequential client
-/// sends its next call at once), the runtime polls
-/// the watched descriptors (the IDE's, and those of the upstreams with a
-/// call in flight) without sleeping, for a bounded time, before it parks.
-/// While it spins it calls `sched_yield`, so any other runnable process on
-/// that core goes first. The CPU this costs is bounded by
-/// [`SPIN_IN_FLIGHT`] plus [`SPIN_AFTER_ANSWER`] per call (a few hundred
-/// microseconds, nothing for an IDE's few calls a minute); a client that
-/// calls back to back, one at a time, keeps one core busy yielding. With
+/// sends its next call at once), the runtime polls the watched descriptors
+/// (the IDE's, and those of the upstreams with a call in flight) without
+/// sleeping, for a bounded time, before it parks. While it spins it calls
+/// `sched_yield`, so any other runnable process on that core goes first.
+/// The CPU this costs is bounded by [`SPIN_IN_FLIGHT`] per wake-up while
+/// calls are in flight, plus [`SPIN_AFTER_ANSWER`] per answer (a few
+/// hundred microseconds a call, nothing for an IDE's few calls a minute);
+/// a client that calls back to back keeps one core busy yielding. With
 /// `TOOLGATE_BUSY_POLL=0` it is off.
 ///
 /// It spins however many calls are in flight. Spinning only with one or two
