@@ -4,7 +4,6 @@
 //! with ETags), and enforcement: blocked personal servers (no process
 //! spawned), drift, `registry.required`.
 
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -12,17 +11,7 @@ use serde_json::{Value, json};
 
 use crate::support::registry::{Org, Registry};
 use crate::support::serve::Serve;
-use crate::support::{Finished, Home, Server, fixture, quote, run_bounded};
-
-fn ok(done: &Finished) {
-    assert!(done.status.success(), "{}", done.describe());
-}
-
-fn cmd(program: &str, args: &[&str], dir: &Path) -> Finished {
-    let mut c = Command::new(program);
-    c.args(args).current_dir(dir);
-    run_bounded(c, Duration::from_secs(60))
-}
+use crate::support::{Home, Server, cmd, fixture, ok, quote, run_bounded};
 
 /// A profile's text: header fields, then `body` (settings and servers).
 fn profile(serial: u64, expires: &str, body: &str) -> String {

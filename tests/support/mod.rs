@@ -401,6 +401,18 @@ impl Finished {
     }
 }
 
+/// Asserts that a command succeeded, showing its output otherwise.
+pub fn ok(done: &Finished) {
+    assert!(done.status.success(), "{}", done.describe());
+}
+
+/// Runs `program ARGS` in `dir`, for at most a minute.
+pub fn cmd(program: &str, args: &[&str], dir: &std::path::Path) -> Finished {
+    let mut c = Command::new(program);
+    c.args(args).current_dir(dir);
+    run_bounded(c, Duration::from_secs(60))
+}
+
 /// Runs a command to its end, killing it (and failing) after `limit`.
 pub fn run_bounded(cmd: Command, limit: Duration) -> Finished {
     run_bounded_input(cmd, limit, None)

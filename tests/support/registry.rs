@@ -4,21 +4,10 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{Finished, Home, fixture, run_bounded};
-
-fn ok(done: &Finished) {
-    assert!(done.status.success(), "{}", done.describe());
-}
-
-fn cmd(program: &str, args: &[&str], dir: &Path) -> Finished {
-    let mut c = Command::new(program);
-    c.args(args).current_dir(dir);
-    run_bounded(c, Duration::from_secs(60))
-}
+use super::{Home, cmd, fixture, ok};
 
 /// An org: a key pair made with `toolgate profile keygen`.
 pub struct Org {
