@@ -13,6 +13,8 @@
 //! - calls go to connections that stay open side by side (direct, via
 //!   toolgate, and a second direct one as an A/A control), in blocks whose
 //!   order rotates, over several fresh sets of connections, after a warm-up;
+//!   each block's first call (the path's processes asleep after the others'
+//!   blocks) is reported on its own row, not among the sequential calls;
 //! - every child is shut down explicitly (stdin closed, then waited for), and
 //!   the harness checks that no process it started outlives its scenario.
 //!
@@ -79,8 +81,8 @@ const TARGET_POLICY_P99_RATIO: f64 = 2.0;
 struct Opts {
     /// Measured sequential calls per path.
     calls: usize,
-    /// Warm-up per connection: 10 times this at full concurrency, then this
-    /// many sequential calls (not measured).
+    /// Warm-up per connection: 10 times this at full concurrency, then 3
+    /// times this many sequential calls (not measured).
     warmup: usize,
     /// Fresh sets of connections the latency and throughput figures are
     /// pooled over.
@@ -121,10 +123,10 @@ usage: cargo bench --bench proxy -- [options]
                       calls, 3 spawns
   --calls N           measured sequential echo calls per path (default 2000)
   --warmup N          warm-up per connection: 10 N calls at full concurrency,
-                      then N sequential calls (default 1000)
-  --sessions N        spread the calls over N fresh sets of connections (default 5)
-  --blocks N          alternate the paths in N blocks per session (default 10)
-  --throughput-calls N  calls per path and session at full concurrency (default 20000)
+                      then 3 N sequential calls (default 1000)
+  --sessions N        spread the calls over N fresh sets of connections (default 10)
+  --blocks N          alternate the paths in N blocks per session (default 5)
+  --throughput-calls N  calls per path and session at full concurrency (default 10000)
   --inflight N        calls in flight in the throughput scenario (default 64)
   --spawns N          spawns per path in the start-up scenario (default 20)
   --rss-upstreams N   stdio upstreams in the idle-RSS scenario (default 10)
@@ -152,9 +154,9 @@ impl Opts {
         let mut o = Opts {
             calls: if quick { 200 } else { 2000 },
             warmup: if quick { 100 } else { 1000 },
-            sessions: if quick { 1 } else { 5 },
-            blocks: 10,
-            throughput_calls: if quick { 1000 } else { 20_000 },
+            sessions: if quick { 1 } else { 10 },
+            blocks: 5,
+            throughput_calls: if quick { 1000 } else { 10_000 },
             inflight: 64,
             spawns: if quick { 3 } else { 20 },
             rss_upstreams: 10,
@@ -276,6 +278,9 @@ struct Path2<T> {
 struct Results {
     /// Per path (`DIRECT`, `VIA`, `CONTROL`): one sample per call.
     latency_ms: [Vec<f64>; 3],
+    /// Per path: the first call of each block, after the path sat idle
+    /// while the others ran (not among the measured sequential calls).
+    cold_ms: [Vec<f64>; 3],
     /// Per path: (calls, seconds) per throughput round.
     throughput_rounds: [Vec<(usize, f64)>; 3],
     init_ms: Path2<Vec<f64>>,
@@ -479,6 +484,8 @@ const VIA: usize = 1;
 /// control whose ratio to `DIRECT` shows the noise floor of the run.
 const CONTROL: usize = 2;
 const PATH_LABELS: [&str; 3] = ["direct", "via toolgate", "direct (A/A control)"];
+/// Log file names per path.
+const PATH_LOGS: [&str; 3] = ["calls-direct", "calls-via", "calls-control"];
 
 /// Every order of the given paths; block `b` runs `orders[b % len]`, so each
 /// path goes first, second (and third) equally often.
@@ -529,21 +536,17 @@ async fn calls_session(
 ) -> Result<()> {
     let params = echo_params(ECHO_TOOL);
     let everything = env.everything.clone();
-    let mut conns: Vec<(usize, Conn)> = Vec::new();
-    let direct = env
-        .connect(
-            PATH_LABELS[DIRECT],
-            Target::Direct {
-                everything: &everything,
-            },
-            "calls-direct",
-        )
-        .await?;
     let has_echo = |tools: &[Tool]| tools.iter().any(|t| t.name == ECHO_TOOL);
-    let (direct_tools, _) = wait_for_tools(&direct, "echo", has_echo).await?;
-    conns.push((DIRECT, direct));
-
+    let mut paths = vec![DIRECT, CONTROL];
     if !o.direct_only {
+        paths.insert(1, VIA);
+    }
+    let orders = orders(&paths);
+
+    // Homes first: the via path's tools are checked against direct's.
+    let via_home = if o.direct_only {
+        None
+    } else {
         let home = env.home("calls", &["everything"], Some(""))?;
         if o.realistic_policy {
             let mut config = fs::read_to_string(home.join("config.toml"))?;
@@ -553,13 +556,45 @@ async fn calls_session(
         if o.audit {
             audit_on(&home)?;
         }
-        let via = env
-            .connect(PATH_LABELS[VIA], Target::Via { home: &home }, "calls-via")
-            .await?;
+        Some(home)
+    };
+    let control_home = if o.audit {
+        Some(env.home("calls-off", &["everything"], Some(""))?)
+    } else {
+        None
+    };
+
+    // The processes start in a rotating order: where the scheduler places a
+    // process (next to the client or not) depends on when it starts, and
+    // that lasts for the session.
+    let mut conns: Vec<(usize, Conn)> = Vec::new();
+    for &k in &orders[session % orders.len()] {
+        let conn = match (k, &via_home, &control_home) {
+            (VIA, Some(home), _) | (CONTROL, _, Some(home)) => {
+                env.connect(PATH_LABELS[k], Target::Via { home }, PATH_LOGS[k])
+                    .await?
+            }
+            _ => {
+                env.connect(
+                    PATH_LABELS[k],
+                    Target::Direct {
+                        everything: &everything,
+                    },
+                    PATH_LOGS[k],
+                )
+                .await?
+            }
+        };
+        conns.push((k, conn));
+    }
+    let conn = |k: usize| &conns.iter().find(|(kk, _)| *kk == k).expect("path").1;
+    let (direct_tools, _) = wait_for_tools(conn(DIRECT), "echo", has_echo).await?;
+    wait_for_tools(conn(CONTROL), "echo", has_echo).await?;
+    if via_home.is_some() {
         // Same tool names as direct (prefix ""), so the same call works.
         let names: BTreeSet<String> = direct_tools.iter().map(|t| t.name.to_string()).collect();
         wait_for_tools(
-            &via,
+            conn(VIA),
             "every tool of server-everything, unprefixed",
             |tools| {
                 let got: BTreeSet<String> = tools.iter().map(|t| t.name.to_string()).collect();
@@ -567,28 +602,7 @@ async fn calls_session(
             },
         )
         .await?;
-        conns.push((VIA, via));
     }
-
-    let control_home = if o.audit {
-        Some(env.home("calls-off", &["everything"], Some(""))?)
-    } else {
-        None
-    };
-    let control = env
-        .connect(
-            PATH_LABELS[CONTROL],
-            match &control_home {
-                Some(home) => Target::Via { home },
-                None => Target::Direct {
-                    everything: &everything,
-                },
-            },
-            "calls-control",
-        )
-        .await?;
-    wait_for_tools(&control, "echo", has_echo).await?;
-    conns.push((CONTROL, control));
 
     // Sanity: the echo answers with the message on every path.
     for (_, c) in &conns {
@@ -601,23 +615,29 @@ async fn calls_session(
         );
     }
 
-    // Warm-up, so that the figures are of steady state (node's JIT needs a
-    // few thousand calls): calls at full concurrency, then sequential ones.
+    // Warm-up, so that the figures are of steady state: node's JIT needs a
+    // few thousand calls, and the garbage of the concurrent calls takes
+    // node's collector a few thousand sequential ones to settle (before
+    // that, 1 to 2 % of the calls pause for milliseconds on every path).
     for (_, c) in &conns {
         throughput_round(c.peer(), o.warmup * 10, o.inflight, &params).await?;
-        for _ in 0..o.warmup {
+        for _ in 0..o.warmup * 3 {
             call(c.peer(), &params).await?;
         }
     }
 
     // Latency: blocks in rotating order.
-    let paths: Vec<usize> = conns.iter().map(|(k, _)| *k).collect();
-    let orders = orders(&paths);
-    let conn = |k: usize| &conns.iter().find(|(kk, _)| *kk == k).expect("path").1;
     for b in 0..o.blocks {
         let n = split(calls, o.blocks, b);
         for &k in &orders[(session * o.blocks + b) % orders.len()] {
             let c = conn(k);
+            // The first call after a switch finds this path's processes
+            // asleep and their caches cold: it is kept apart (the cold row),
+            // so that the sequential figures are of back-to-back calls, as
+            // they would be without the interleaving.
+            let t = Instant::now();
+            call(c.peer(), &params).await?;
+            r.cold_ms[k].push(ms(t.elapsed()));
             let out = &mut r.latency_ms[k];
             for _ in 0..n {
                 let t = Instant::now();
@@ -826,6 +846,20 @@ fn rows(o: &Opts, r: &Results) -> Vec<Row> {
             decimals: 3,
         });
     }
+    let cd = nonempty(&r.cold_ms[DIRECT]).map(median);
+    let cv = nonempty(&r.cold_ms[VIA]).map(median);
+    rows.push(Row {
+        metric: format!(
+            "echo latency of a cold call, ms (median of {}: a path's first call after the others ran)",
+            r.cold_ms[DIRECT].len().max(r.cold_ms[VIA].len())
+        ),
+        direct: cd,
+        via: cv,
+        ratio: ratio(cv, cd),
+        target: "—".into(),
+        met: None,
+        decimals: 3,
+    });
     let td = nonempty_rounds(&r.throughput_rounds[DIRECT]).map(Results::throughput);
     let tv = nonempty_rounds(&r.throughput_rounds[VIA]).map(Results::throughput);
     let q = ratio(tv, td);
@@ -1066,6 +1100,11 @@ fn report_json(
                 "direct_samples_ms": r.latency_ms[DIRECT],
                 "via_samples_ms": r.latency_ms[VIA],
                 "control_samples_ms": r.latency_ms[CONTROL],
+                "cold": {
+                    "direct": summary(&r.cold_ms[DIRECT]),
+                    "via": summary(&r.cold_ms[VIA]),
+                    "control": summary(&r.cold_ms[CONTROL]),
+                },
             },
             "throughput": {
                 "direct": rounds(&r.throughput_rounds[DIRECT]),
