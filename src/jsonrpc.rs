@@ -39,12 +39,14 @@ pub mod code {
 /// from. Only the envelope is parsed; members stay raw.
 #[derive(Debug, Deserialize)]
 pub struct Envelope<'a> {
+    // `Name`, not `Cow`: serde's `borrow` does not reach a `Cow` inside an
+    // `Option`, which would then copy every method name.
     #[serde(borrow, default)]
-    pub jsonrpc: Option<Cow<'a, str>>,
+    pub jsonrpc: Option<ordered::Name<'a>>,
     #[serde(borrow, default)]
     pub id: Option<&'a RawValue>,
     #[serde(borrow, default)]
-    pub method: Option<Cow<'a, str>>,
+    pub method: Option<ordered::Name<'a>>,
     #[serde(borrow, default)]
     pub params: Option<&'a RawValue>,
     #[serde(borrow, default)]
@@ -93,7 +95,7 @@ pub fn parse(line: &[u8]) -> Result<Kind<'_>, Malformed<'_>> {
     }
     let env: Envelope<'_> =
         serde_json::from_slice(line).map_err(|e| Malformed::NotJson(e.to_string()))?;
-    if env.jsonrpc.as_deref() != Some("2.0") {
+    if env.jsonrpc.as_ref().map(|v| &*v.0) != Some("2.0") {
         return Err(Malformed::Invalid {
             id: env.id,
             why: "the \"jsonrpc\" member must be \"2.0\"",
@@ -107,7 +109,7 @@ pub fn parse(line: &[u8]) -> Result<Kind<'_>, Malformed<'_>> {
             why: "the \"id\" member must be a string or a number",
         });
     }
-    match (env.id, env.method, env.result, env.error) {
+    match (env.id, env.method.map(|m| m.0), env.result, env.error) {
         (Some(id), Some(method), None, None) => Ok(Kind::Request {
             id,
             method,
@@ -145,7 +147,22 @@ pub fn response(id: &RawValue, result: &str) -> Vec<u8> {
 
 /// Appends `{"jsonrpc":"2.0","id":ID,"result":RESULT}\n` to `out`.
 pub fn push_response(out: &mut Vec<u8>, id: &RawValue, result: &str) {
-    push_answer(out, id.get(), b",\"result\":", result);
+    push_result_for(out, id.get(), result);
+}
+
+/// [`push_response`] with the id as its JSON text (vouched for by the caller).
+pub fn push_result_for(out: &mut Vec<u8>, id: &str, result: &str) {
+    push_answer(out, id, b",\"result\":", result);
+}
+
+/// [`push_error_raw`] with the id as its JSON text (vouched for by the caller).
+pub fn push_error_for(out: &mut Vec<u8>, id: &str, error: &str) {
+    push_answer(out, id, b",\"error\":", error);
+}
+
+/// An id's JSON text (from [`RawValue::get`]) as a raw value again.
+pub fn id_value(text: &str) -> Box<RawValue> {
+    RawValue::from_string(text.to_owned()).unwrap_or_else(|_| raw(&()))
 }
 
 /// Writes an error response with a raw error object.
@@ -210,8 +227,29 @@ fn message(id: Option<&str>, method: &str, params: Option<&str>) -> Vec<u8> {
 /// Appends a request with a numeric id (toolgate's own ids upstream) to `out`.
 pub fn push_request(out: &mut Vec<u8>, id: u64, method: &str, params: Option<&str>) {
     let mut digits = [0u8; 20];
+    push_message(out, Some(decimal(id, &mut digits)), method, params);
+}
+
+/// [`push_request`] whose params `write_params` appends: JSON text, which
+/// the caller vouches for.
+pub fn push_request_with(
+    out: &mut Vec<u8>,
+    id: u64,
+    method: &str,
+    write_params: impl FnOnce(&mut Vec<u8>),
+) {
+    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+    push_decimal(out, id);
+    out.extend_from_slice(b",\"method\":");
+    push_json_str(out, method);
+    out.extend_from_slice(b",\"params\":");
+    write_params(out);
+    out.extend_from_slice(b"}\n");
+}
+
+/// `n` in decimal digits, written at the end of `digits`.
+pub fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &[u8] {
     let mut at = digits.len();
-    let mut n = id;
     loop {
         at -= 1;
         digits[at] = b'0' + (n % 10) as u8;
@@ -220,7 +258,13 @@ pub fn push_request(out: &mut Vec<u8>, id: u64, method: &str, params: Option<&st
             break;
         }
     }
-    push_message(out, Some(&digits[at..]), method, params);
+    &digits[at..]
+}
+
+/// Appends `n` in decimal.
+pub fn push_decimal(out: &mut Vec<u8>, n: u64) {
+    let mut digits = [0u8; 20];
+    out.extend_from_slice(decimal(n, &mut digits));
 }
 
 fn push_message(out: &mut Vec<u8>, id: Option<&[u8]>, method: &str, params: Option<&str>) {
@@ -240,7 +284,7 @@ fn push_message(out: &mut Vec<u8>, id: Option<&[u8]>, method: &str, params: Opti
     out.extend_from_slice(b"}\n");
 }
 
-fn push_json_str(out: &mut Vec<u8>, s: &str) {
+pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
     // Names and keys are plain ASCII in practice; fall back to serde for the rest.
     if s.bytes()
         .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
@@ -257,51 +301,97 @@ fn push_json_str(out: &mut Vec<u8>, s: &str) {
 /// rewrite one or two members (a tool name, a progress token) of params or
 /// results without touching the rest.
 pub fn shallow(raw: &RawValue) -> Result<Vec<(String, Box<RawValue>)>, serde_json::Error> {
-    let map: indexmap_like::OrderedRaw = serde_json::from_str(raw.get())?;
+    let map: ordered::Ordered<String, Box<RawValue>> = serde_json::from_str(raw.get())?;
     Ok(map.0)
 }
 
-/// Serialises members back into an object.
-pub fn unshallow(members: &[(String, Box<RawValue>)]) -> String {
-    unshallow_with(members, None)
+/// [`shallow`] without copying: names and values borrow from `raw` (a name
+/// with escapes is unescaped into its own string). For the hot path.
+pub fn shallow_borrowed(raw: &RawValue) -> Result<Vec<Borrowed<'_>>, serde_json::Error> {
+    let map: ordered::Ordered<ordered::Name<'_>, &RawValue> = serde_json::from_str(raw.get())?;
+    Ok(map.0.into_iter().map(|(k, v)| (k.0, v)).collect())
 }
 
-/// Serialises members back into an object, the value of `key` (when there is
-/// such a member) replaced by `value`, raw JSON text the caller vouches for.
-pub fn unshallow_with(
-    members: &[(String, Box<RawValue>)],
-    replace: Option<(&str, &str)>,
-) -> String {
+/// A member of an object parsed by [`shallow_borrowed`].
+pub type Borrowed<'a> = (Cow<'a, str>, &'a RawValue);
+
+/// A member of an object parsed one level deep ([`shallow`] or
+/// [`shallow_borrowed`]): its name and its raw value.
+pub trait Member {
+    fn name(&self) -> &str;
+    fn value(&self) -> &RawValue;
+}
+
+impl Member for (String, Box<RawValue>) {
+    fn name(&self) -> &str {
+        &self.0
+    }
+    fn value(&self) -> &RawValue {
+        &self.1
+    }
+}
+
+impl Member for Borrowed<'_> {
+    fn name(&self) -> &str {
+        &self.0
+    }
+    fn value(&self) -> &RawValue {
+        self.1
+    }
+}
+
+/// Serialises members back into an object.
+pub fn unshallow(members: &[impl Member]) -> String {
+    unshallow_with(members, &[])
+}
+
+/// Serialises members back into an object, the value of each member named
+/// in `replace` (where there is such a member) replaced by the text given
+/// with it, raw JSON text the caller vouches for.
+pub fn unshallow_with(members: &[impl Member], replace: &[(&str, &str)]) -> String {
     let mut out = Vec::with_capacity(
         2 + members
             .iter()
-            .map(|(k, v)| k.len() + v.get().len() + 4)
+            .map(|m| m.name().len() + m.value().get().len() + 4)
             .sum::<usize>()
-            + replace.map_or(0, |(_, v)| v.len()),
+            + replace.iter().map(|(_, v)| v.len()).sum::<usize>(),
     );
-    out.push(b'{');
-    for (i, (k, v)) in members.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        push_json_str(&mut out, k);
-        out.push(b':');
-        match replace {
-            Some((key, value)) if key == k => out.extend_from_slice(value.as_bytes()),
-            _ => out.extend_from_slice(v.get().as_bytes()),
-        }
-    }
-    out.push(b'}');
+    let replace: Vec<(&str, &[u8])> = replace.iter().map(|(k, v)| (*k, v.as_bytes())).collect();
+    push_object(&mut out, members, &replace);
     // Keys went through `push_json_str` and values are JSON text: UTF-8.
     String::from_utf8(out).expect("JSON text is UTF-8")
 }
 
+/// [`unshallow_with`], appending to `out`.
+pub fn push_object(out: &mut Vec<u8>, members: &[impl Member], replace: &[(&str, &[u8])]) {
+    out.push(b'{');
+    for (i, m) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_json_str(out, m.name());
+        out.push(b':');
+        match replace.iter().find(|(key, _)| *key == m.name()) {
+            Some((_, value)) => out.extend_from_slice(value),
+            None => out.extend_from_slice(m.value().get().as_bytes()),
+        }
+    }
+    out.push(b'}');
+}
+
 /// Gets a member of a shallow object.
-pub fn member<'a>(members: &'a [(String, Box<RawValue>)], key: &str) -> Option<&'a RawValue> {
-    members
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_ref())
+pub fn member<'a, M: Member>(members: &'a [M], key: &str) -> Option<&'a RawValue> {
+    members.iter().find(|m| m.name() == key).map(|m| m.value())
+}
+
+/// A JSON string's text, borrowed when it has no escapes; `None` when `raw`
+/// is not a string.
+pub fn str_value(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let text = raw.get();
+    match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        Some(inner) if !inner.contains('\\') => Some(Cow::Borrowed(inner)),
+        _ => serde_json::from_str::<String>(text).ok().map(Cow::Owned),
+    }
 }
 
 /// Sets (or appends) a member of a shallow object.
@@ -318,41 +408,83 @@ pub fn raw<T: serde::Serialize + ?Sized>(value: &T) -> Box<RawValue> {
     serde_json::value::to_raw_value(value).expect("serialising a plain value cannot fail")
 }
 
-mod indexmap_like {
-    use std::fmt;
+mod ordered {
+    use std::{borrow::Cow, fmt, marker::PhantomData};
 
     use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
-    use serde_json::value::RawValue;
 
-    /// An object's members in order, values raw. Duplicate names are refused.
-    pub struct OrderedRaw(pub Vec<(String, Box<RawValue>)>);
+    /// An object's members in order. Duplicate names are refused.
+    pub struct Ordered<K, V>(pub Vec<(K, V)>);
 
-    impl<'de> Deserialize<'de> for OrderedRaw {
+    /// A string, borrowed from the text unless it has escapes.
+    #[derive(Debug)]
+    pub struct Name<'a>(pub Cow<'a, str>);
+
+    impl AsRef<str> for Name<'_> {
+        fn as_ref(&self) -> &str {
+            &self.0
+        }
+    }
+
+    impl<'de: 'a, 'a> Deserialize<'de> for Name<'a> {
         fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
             struct V;
             impl<'de> Visitor<'de> for V {
-                type Value = OrderedRaw;
+                type Value = Name<'de>;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a string")
+                }
+                fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Name<'de>, E> {
+                    Ok(Name(Cow::Borrowed(v)))
+                }
+                fn visit_str<E>(self, v: &str) -> Result<Name<'de>, E> {
+                    Ok(Name(Cow::Owned(v.to_owned())))
+                }
+                fn visit_string<E>(self, v: String) -> Result<Name<'de>, E> {
+                    Ok(Name(Cow::Owned(v)))
+                }
+            }
+            d.deserialize_str(V)
+        }
+    }
+
+    impl<'de, K, V> Deserialize<'de> for Ordered<K, V>
+    where
+        K: Deserialize<'de> + AsRef<str>,
+        V: Deserialize<'de>,
+    {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Members<K, V>(PhantomData<(K, V)>);
+            impl<'de, K, V> Visitor<'de> for Members<K, V>
+            where
+                K: Deserialize<'de> + AsRef<str>,
+                V: Deserialize<'de>,
+            {
+                type Value = Ordered<K, V>;
                 fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                     f.write_str("a JSON object")
                 }
-                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OrderedRaw, A::Error> {
-                    let mut out: Vec<(String, Box<RawValue>)> =
-                        Vec::with_capacity(map.size_hint().unwrap_or(4));
-                    while let Some((k, v)) = map.next_entry::<String, Box<RawValue>>()? {
+                fn visit_map<A: MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<Ordered<K, V>, A::Error> {
+                    let mut out: Vec<(K, V)> = Vec::with_capacity(map.size_hint().unwrap_or(4));
+                    while let Some((k, v)) = map.next_entry::<K, V>()? {
                         // Two members with one name would let a proxy and an
                         // upstream disagree about which one counts (a smuggling
                         // vector): refuse them.
-                        if out.iter().any(|(seen, _)| *seen == k) {
+                        if out.iter().any(|(seen, _)| seen.as_ref() == k.as_ref()) {
                             return Err(serde::de::Error::custom(format!(
-                                "duplicate member \"{k}\""
+                                "duplicate member \"{}\"",
+                                k.as_ref()
                             )));
                         }
                         out.push((k, v));
                     }
-                    Ok(OrderedRaw(out))
+                    Ok(Ordered(out))
                 }
             }
-            d.deserialize_map(V)
+            d.deserialize_map(Members(PhantomData))
         }
     }
 }
@@ -579,6 +711,73 @@ mod tests {
     fn shallow_refuses_duplicate_members() {
         let raw: Box<RawValue> = serde_json::from_str(r#"{"name":"a","name":"b"}"#).unwrap();
         assert!(shallow(&raw).is_err());
+    }
+
+    #[test]
+    fn borrowed_members_borrow_unless_escaped_and_refuse_duplicates() {
+        let raw: Box<RawValue> =
+            serde_json::from_str(r#"{"name":"a","ar\u0067s":{"x":[1]},"_meta":null}"#).unwrap();
+        let members = shallow_borrowed(&raw).unwrap();
+        let names: Vec<&str> = members.iter().map(|m| m.name()).collect();
+        assert_eq!(names, ["name", "args", "_meta"]);
+        assert!(matches!(members[0].0, Cow::Borrowed(_)));
+        assert!(matches!(members[1].0, Cow::Owned(_)));
+        assert_eq!(member(&members, "args").unwrap().get(), r#"{"x":[1]}"#);
+        // The same name spelt two ways is still one name.
+        let dup: Box<RawValue> = serde_json::from_str(r#"{"name":1,"n\u0061me":2}"#).unwrap();
+        assert!(shallow_borrowed(&dup).is_err());
+        let not_object: Box<RawValue> = serde_json::from_str("[1]").unwrap();
+        assert!(shallow_borrowed(&not_object).is_err());
+    }
+
+    #[test]
+    fn string_values_borrow_unless_escaped() {
+        let plain = raw("echo");
+        assert!(matches!(str_value(&plain), Some(Cow::Borrowed("echo"))));
+        let escaped: Box<RawValue> = serde_json::from_str(r#""e\"cho""#).unwrap();
+        assert_eq!(str_value(&escaped).as_deref(), Some("e\"cho"));
+        assert_eq!(str_value(&raw(&5)), None);
+        assert_eq!(str_value(&raw(&())), None);
+    }
+
+    #[test]
+    fn objects_and_requests_written_in_place_equal_built_ones() {
+        let raw: Box<RawValue> =
+            serde_json::from_str(r#"{"name":"x","arguments":{"a":1},"_meta":{"p":2}}"#).unwrap();
+        let members = shallow_borrowed(&raw).unwrap();
+        let mut out = Vec::new();
+        push_object(&mut out, &members, &[("name", br#""y""#), ("absent", b"1")]);
+        assert_eq!(
+            out,
+            unshallow_with(&members, &[("name", r#""y""#)]).as_bytes()
+        );
+        assert_eq!(out, br#"{"name":"y","arguments":{"a":1},"_meta":{"p":2}}"#);
+        for id in [0, 9, 10, u64::MAX] {
+            let mut with = Vec::new();
+            push_request_with(&mut with, id, "tools/call", |b| b.extend_from_slice(b"{}"));
+            let mut plain = Vec::new();
+            push_request(&mut plain, id, "tools/call", Some("{}"));
+            assert_eq!(with, plain);
+        }
+        let mut out = Vec::new();
+        push_result_for(&mut out, "\"i\"", "{}");
+        push_error_for(&mut out, "3", "{\"code\":1}");
+        assert_eq!(
+            out,
+            b"{\"jsonrpc\":\"2.0\",\"id\":\"i\",\"result\":{}}\n{\"jsonrpc\":\"2.0\",\"id\":3,\"error\":{\"code\":1}}\n"
+        );
+        assert_eq!(id_value("\"i\"").get(), "\"i\"");
+    }
+
+    #[test]
+    fn envelope_strings_borrow_and_reject_other_types() {
+        let line = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call"}"#;
+        match parse(line).unwrap() {
+            Kind::Request { method, .. } => assert!(matches!(method, Cow::Borrowed("tools/call"))),
+            other => panic!("not a request: {other:?}"),
+        }
+        assert!(parse(br#"{"jsonrpc":"2.0","id":1,"method":7}"#).is_err());
+        assert!(parse(br#"{"jsonrpc":2,"id":1,"method":"x"}"#).is_err());
     }
 
     #[test]

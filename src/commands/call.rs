@@ -169,7 +169,7 @@ async fn call(
         let definition: Option<Value> = catalog
             .tools
             .iter()
-            .find(|t| t.upstream == target.upstream && t.original == target.original)
+            .find(|t| t.upstream == target.upstream && *t.original == *target.original)
             .and_then(|t| serde_json::from_str(&t.json).ok());
         let call = crate::policy::Call {
             server: &up.name,
@@ -215,7 +215,8 @@ async fn call(
                 "`toolgate servers` shows each server's state and last error; `toolgate doctor` says what to fix",
             )
         })?;
-    let params = serde_json::json!({ "name": target.original, "arguments": arguments }).to_string();
+    let params =
+        serde_json::json!({ "name": &*target.original, "arguments": arguments }).to_string();
     let sent = std::time::Instant::now();
     let reply = live
         .conn

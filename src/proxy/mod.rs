@@ -118,8 +118,8 @@ enum Answer {
 /// records it in a task of its own.
 struct FastCall {
     front: Arc<Front>,
-    /// The IDE's id.
-    id: Box<RawValue>,
+    /// The IDE's id, its JSON text.
+    id: Arc<str>,
     conn: std::sync::Weak<crate::upstream::Connection>,
     target: names::Target,
     audit: Option<Arc<Mutex<Option<CallAudit>>>>,
@@ -128,10 +128,11 @@ struct FastCall {
 
 impl crate::upstream::conn::Detach for FastCall {
     fn registered(&mut self, uid: u64) {
-        self.front.inflight.lock().expect("inflight lock").insert(
-            self.id.get().to_owned(),
-            Cancel::Call(self.conn.clone(), uid),
-        );
+        self.front
+            .inflight
+            .lock()
+            .expect("inflight lock")
+            .insert(self.id.clone(), Cancel::Call(self.conn.clone(), uid));
     }
 
     fn ended(self: Box<Self>, how: Result<(), CallError>) {
@@ -146,17 +147,19 @@ impl crate::upstream::conn::Detach for FastCall {
         let failed = match how {
             Ok(()) => {
                 front.record_activity(&target, &Answer::Delivered);
-                front.request_done(id.get());
+                front.request_done(&id);
                 return;
             }
             Err(e) => e,
         };
         // Outside the runtime (torn down at exit) nobody is left to answer.
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            front.request_done(id.get());
+            front.request_done(&id);
             return;
         };
         runtime.spawn(async move {
+            let key = id;
+            let id = jsonrpc::id_value(&key);
             let answer = front.call_failed(&target, failed);
             front.record_activity(&target, &answer);
             let untaken = audit.and_then(|a| a.lock().expect("audit lock").take());
@@ -167,11 +170,7 @@ impl crate::upstream::conn::Detach for FastCall {
                 }
                 None => answer,
             };
-            front
-                .inflight
-                .lock()
-                .expect("inflight lock")
-                .remove(id.get());
+            front.inflight.lock().expect("inflight lock").remove(&key);
             front.answer(&id, answer).await;
             front.answered.notify_waiters();
         });
@@ -193,7 +192,7 @@ pub struct Front {
     client: OnceLock<ClientInit>,
     initialized: AtomicBool,
     /// In-flight IDE requests, by the raw text of their id: cancellation.
-    inflight: Mutex<HashMap<String, Cancel>>,
+    inflight: Mutex<HashMap<Arc<str>, Cancel>>,
     /// Requests relayed to the IDE: toolgate's id -> (upstream, its id).
     relayed: Mutex<HashMap<u64, (usize, Box<RawValue>)>>,
     /// toolgate's own requests to the IDE (approval elicitations): id ->
@@ -422,7 +421,7 @@ impl Front {
         Fut: std::future::Future<Output = Answer> + Send,
     {
         let (cancel_tx, cancel_rx) = oneshot::channel();
-        let key = id.get().to_owned();
+        let key: Arc<str> = id.get().into();
         self.inflight
             .lock()
             .expect("inflight lock")
@@ -540,7 +539,11 @@ impl Front {
                 let Some(id) = params.and_then(request_id_text) else {
                     return;
                 };
-                let cancel = self.inflight.lock().expect("inflight lock").remove(&id);
+                let cancel = self
+                    .inflight
+                    .lock()
+                    .expect("inflight lock")
+                    .remove(id.as_str());
                 match cancel {
                     Some(Cancel::Task(tx)) => {
                         let _ = tx.send(());
@@ -890,8 +893,8 @@ impl Front {
         id: &RawValue,
         params: Option<&RawValue>,
     ) -> Option<()> {
-        let mut members = jsonrpc::shallow(params?).ok()?;
-        let name: String = serde_json::from_str(jsonrpc::member(&members, "name")?.get()).ok()?;
+        let members = jsonrpc::shallow_borrowed(params?).ok()?;
+        let name = jsonrpc::str_value(jsonrpc::member(&members, "name")?)?;
         let target = self.manager.catalog().names.resolve(&name).cloned()?;
         let up = self.manager.upstreams()[target.upstream].clone();
         let live = up.live()?;
@@ -927,8 +930,8 @@ impl Front {
             Some(_) => Some(CallAudit {
                 reached: true,
                 server: Some(up.name.to_string()),
-                tool: Some(target.original.clone()),
-                exposed: Some(name),
+                tool: Some(target.original.to_string()),
+                exposed: Some(name.clone().into_owned()),
                 args: jsonrpc::member(&members, "arguments").map(|a| a.get().to_owned()),
                 decision: Some("allow"),
                 ..CallAudit::default()
@@ -936,7 +939,8 @@ impl Front {
             None => None,
         };
         let call_started = std::time::Instant::now();
-        jsonrpc::set_member(&mut members, "name", jsonrpc::raw(&target.original));
+        // The name as the upstream knows it, where it differs.
+        let original = (*name != *target.original).then(|| jsonrpc::raw(&*target.original));
         let timeout = up.config.timeout();
         // With an audit trail, the upstream's reader commits the record just
         // before it writes the answer; a call that ends otherwise (timeout,
@@ -965,16 +969,24 @@ impl Front {
         });
         // No task waits for the answer: the upstream's reader writes it, and
         // `ended` tidies up (or, should the call fail, answers for it).
-        let progress = progress_route(&members, &self.out);
-        let has_progress = progress.is_some();
+        let meta_raw = jsonrpc::member(&members, "_meta");
+        let meta_len = meta_raw.map_or(0, |m| m.get().len());
+        let meta = meta_raw.and_then(|m| jsonrpc::shallow_borrowed(m).ok());
+        let progress = meta
+            .as_deref()
+            .and_then(|m| progress_route_in(m, &self.out));
+        // The client's progress token becomes toolgate's own (the upstream
+        // request id); otherwise `_meta` goes up as it came.
+        let meta = meta.filter(|_| progress.is_some());
+        let id_text: Arc<str> = id.get().into();
         let direct = crate::upstream::conn::DirectReply {
-            id: id.to_owned(),
+            id: id_text.clone(),
             sink: self.out.clone(),
             before,
         };
         let owner = FastCall {
             front: self.clone(),
-            id: id.to_owned(),
+            id: id_text,
             conn: Arc::downgrade(&live.conn),
             target,
             audit,
@@ -983,7 +995,23 @@ impl Front {
         live.conn
             .start_detached(
                 "tools/call",
-                |uid| Some(upstream_params(&members, has_progress, uid)),
+                |uid, buf| {
+                    let mut token = [0u8; 20];
+                    let mut meta_text = Vec::with_capacity(meta_len + 24);
+                    let mut replace: [(&str, &[u8]); 2] = [("", b""), ("", b"")];
+                    let mut n = 0;
+                    if let Some(meta) = &meta {
+                        let token: &[u8] = jsonrpc::decimal(uid, &mut token);
+                        jsonrpc::push_object(&mut meta_text, meta, &[("progressToken", token)]);
+                        replace[n] = ("_meta", &meta_text);
+                        n += 1;
+                    }
+                    if let Some(name) = &original {
+                        replace[n] = ("name", name.get().as_bytes());
+                        n += 1;
+                    }
+                    jsonrpc::push_object(buf, &members, &replace[..n]);
+                },
                 progress,
                 direct,
                 timeout,
@@ -1051,14 +1079,14 @@ impl Front {
         policy: &crate::policy::Policy,
         server: &str,
         target: &crate::proxy::names::Target,
-        members: &[(String, Box<RawValue>)],
+        members: &[impl jsonrpc::Member],
     ) -> crate::policy::Outcome {
         let definition: Option<Value> = if policy.trusts(server) {
             let catalog = self.manager.catalog();
             catalog
                 .tools
                 .iter()
-                .find(|t| t.upstream == target.upstream && t.original == target.original)
+                .find(|t| t.upstream == target.upstream && *t.original == *target.original)
                 .and_then(|t| serde_json::from_str(&t.json).ok())
         } else {
             None
@@ -1096,13 +1124,13 @@ impl Front {
         // Direct: the upstream's reader writes the answer to the IDE itself;
         // otherwise it comes back here (to be scanned by guardrails).
         let direct = direct.then(|| crate::upstream::conn::DirectReply {
-            id: id.to_owned(),
+            id: id.get().into(),
             sink: self.out.clone(),
             before: None,
         });
         conn.start(
             "tools/call",
-            |uid| Some(upstream_params(&members, has_progress, uid)),
+            |uid| Some(upstream_params(&members, None, has_progress, uid)),
             progress,
             direct,
             timeout,
@@ -1177,7 +1205,7 @@ impl Front {
         use crate::approve::broker;
         let upstreams = self.manager.upstreams();
         let server: &str = &upstreams[target.upstream].name;
-        let tool = target.original.as_str();
+        let tool = &*target.original;
         let rule_words = verdict.rule_words();
         let refuse = |kind: &str, message: String, hint: &str| {
             events::emit(Event::CallRefused {
@@ -1657,7 +1685,7 @@ impl Front {
         }
         audit.reached = true;
         audit.server = Some(up.name.to_string());
-        audit.tool = Some(target.original.clone());
+        audit.tool = Some(target.original.to_string());
         audit.exposed = Some(name.clone());
         if crate::audit::writer::current().is_some() {
             audit.args = jsonrpc::member(&members, "arguments").map(|a| a.get().to_owned());
@@ -1755,7 +1783,7 @@ impl Front {
                 return tool_error(&up.name, "unavailable", &up.unavailable_reason(), hint);
             }
         };
-        jsonrpc::set_member(&mut members, "name", jsonrpc::raw(&target.original));
+        jsonrpc::set_member(&mut members, "name", jsonrpc::raw(&*target.original));
         let policy = crate::policy::current();
         // Guardrails on the arguments, before the upstream sees them.
         if let Some(guard) = policy
@@ -2074,7 +2102,7 @@ impl Front {
         let target = self.find_prompt(&name).await.ok_or_else(|| {
             RpcError::new(code::INVALID_PARAMS, format!("Unknown prompt: {name}"))
         })?;
-        jsonrpc::set_member(&mut members, key, jsonrpc::raw(&target.original));
+        jsonrpc::set_member(&mut members, key, jsonrpc::raw(&*target.original));
         let server = self.manager.upstreams()[target.upstream].name.clone();
         let arguments: Value = jsonrpc::member(&members, "arguments")
             .and_then(|a| serde_json::from_str(a.get()).ok())
@@ -2082,7 +2110,7 @@ impl Front {
         self.police_request(
             &server,
             method,
-            &json!({ "name": target.original, "arguments": arguments }),
+            &json!({ "name": &*target.original, "arguments": arguments }),
         )?;
         self.forward(target.upstream, method, members, cancelled)
             .await
@@ -2217,7 +2245,7 @@ impl Front {
                 let target = self.find_prompt(&name).await.ok_or_else(|| {
                     RpcError::new(code::INVALID_PARAMS, format!("Unknown prompt: {name}"))
                 })?;
-                jsonrpc::set_member(&mut r, "name", jsonrpc::raw(&target.original));
+                jsonrpc::set_member(&mut r, "name", jsonrpc::raw(&*target.original));
                 jsonrpc::set_member(
                     &mut members,
                     "ref",
@@ -2298,7 +2326,7 @@ impl Front {
             .conn
             .call(
                 method,
-                |uid| Some(upstream_params(&members, has_progress, uid)),
+                |uid| Some(upstream_params(&members, None, has_progress, uid)),
                 progress,
                 up.config.timeout(),
                 cancelled,
@@ -2375,12 +2403,14 @@ fn cursor_param(params: Option<&RawValue>) -> Result<Option<String>, RpcError> {
 }
 
 /// The IDE's progress token of a request, if it gave one.
-fn progress_route(
-    members: &[(String, Box<RawValue>)],
-    sink: &Arc<Outbound>,
-) -> Option<ProgressRoute> {
-    let meta = jsonrpc::shallow(jsonrpc::member(members, "_meta")?).ok()?;
-    let token = jsonrpc::member(&meta, "progressToken")?;
+fn progress_route(members: &[impl jsonrpc::Member], sink: &Arc<Outbound>) -> Option<ProgressRoute> {
+    let meta = jsonrpc::shallow_borrowed(jsonrpc::member(members, "_meta")?).ok()?;
+    progress_route_in(&meta, sink)
+}
+
+/// [`progress_route`] from the members of `_meta`.
+fn progress_route_in(meta: &[impl jsonrpc::Member], sink: &Arc<Outbound>) -> Option<ProgressRoute> {
+    let token = jsonrpc::member(meta, "progressToken")?;
     Some(ProgressRoute {
         token: token.to_owned(),
         sink: sink.clone(),
@@ -2389,15 +2419,26 @@ fn progress_route(
 
 /// The params as sent upstream. `progress`: the client's `_meta` has a
 /// progress token, which becomes toolgate's own (the upstream request id).
-fn upstream_params(members: &[(String, Box<RawValue>)], progress: bool, id: u64) -> String {
+/// `name`: the tool's name as the upstream knows it, JSON text, where it
+/// differs from the params' own.
+fn upstream_params(
+    members: &[impl jsonrpc::Member],
+    name: Option<&str>,
+    progress: bool,
+    id: u64,
+) -> String {
     let meta = progress
-        .then(|| jsonrpc::member(members, "_meta").and_then(|m| jsonrpc::shallow(m).ok()))
+        .then(|| jsonrpc::member(members, "_meta").and_then(|m| jsonrpc::shallow_borrowed(m).ok()))
         .flatten();
-    let Some(mut meta) = meta else {
-        return jsonrpc::unshallow(members);
+    let name = name.map(|n| ("name", n));
+    let Some(meta) = meta else {
+        return jsonrpc::unshallow_with(members, name.as_slice());
     };
-    jsonrpc::set_member(&mut meta, "progressToken", jsonrpc::raw(&id));
-    jsonrpc::unshallow_with(members, Some(("_meta", &jsonrpc::unshallow(&meta))))
+    let token = id.to_string();
+    let meta = jsonrpc::unshallow_with(&meta, &[("progressToken", &token)]);
+    let mut replace = vec![("_meta", meta.as_str())];
+    replace.extend(name);
+    jsonrpc::unshallow_with(members, &replace)
 }
 
 /// A `tools/call` made outside `serve` (`toolgate call`), recorded in the

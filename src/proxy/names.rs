@@ -15,7 +15,7 @@
 //! upstream can shadow another. The mapping back to (server, original name)
 //! is kept exactly in [`NameTable`]; it is never re-derived by parsing.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use crate::util::sha256_hex;
 
@@ -73,8 +73,8 @@ pub fn expose(server: &str, prefix: &str, name: &str, max_len: usize) -> String 
 pub struct Target {
     /// Index of the upstream in the manager.
     pub upstream: usize,
-    /// The name as the upstream knows it.
-    pub original: String,
+    /// The name as the upstream knows it (shared: every call clones it).
+    pub original: Arc<str>,
 }
 
 /// The exact two-way mapping of a set of exposed names.
@@ -117,7 +117,7 @@ impl NameTable {
             // practical chance) a hash clash: the first entry keeps the name.
             by_exposed.entry(n.clone()).or_insert(Target {
                 upstream,
-                original: original.to_owned(),
+                original: original.into(),
             });
         }
         (Self { by_exposed }, names)
@@ -188,9 +188,9 @@ mod tests {
         assert_ne!(names[0], names[1]);
         assert_eq!(names[2], "y__ok");
         assert_eq!(table.resolve(&names[0]).unwrap().upstream, 0);
-        assert_eq!(table.resolve(&names[0]).unwrap().original, "b__c");
+        assert_eq!(table.resolve(&names[0]).unwrap().original, "b__c".into());
         assert_eq!(table.resolve(&names[1]).unwrap().upstream, 1);
-        assert_eq!(table.resolve(&names[1]).unwrap().original, "a__b__c");
+        assert_eq!(table.resolve(&names[1]).unwrap().original, "a__b__c".into());
         assert!(table.resolve("a__b__c").is_none());
     }
 }

@@ -115,7 +115,8 @@ impl Drop for Detached {
 
 /// Where the reader writes an answer itself: the IDE's id and writer.
 pub struct DirectReply {
-    pub id: Box<RawValue>,
+    /// The IDE's id, its JSON text.
+    pub id: Arc<str>,
     pub sink: Arc<Outbound>,
     /// Runs on the upstream's answer before it is written (the call's
     /// audit record); a result it returns is sent instead.
@@ -166,7 +167,7 @@ pub struct InTransit(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
 pub struct Connection {
     server: Arc<str>,
     out: Arc<Outbound>,
-    pending: Mutex<HashMap<u64, Pending>>,
+    pending: Mutex<HashMap<u64, Pending, IdHash>>,
     deadlines: Mutex<Deadlines>,
     rearm: Arc<tokio::sync::Notify>,
     next_id: AtomicU64,
@@ -174,6 +175,36 @@ pub struct Connection {
     in_transit: Arc<tokio::sync::Semaphore>,
     /// Requests in flight, for the busy-poller ([`crate::wire::spin`]).
     spin_calls: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Hashes the pending table's keys, toolgate's own request ids: counters,
+/// not chosen by anyone, so no SipHash is needed against collisions; a
+/// multiply spreads them over the high bits the table probes with.
+#[derive(Clone, Copy, Default)]
+struct IdHash;
+
+impl std::hash::BuildHasher for IdHash {
+    type Hasher = IdHasher;
+    fn build_hasher(&self) -> IdHasher {
+        IdHasher(0)
+    }
+}
+
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
 }
 
 /// When requests time out, earliest first. One sweeper task per connection
@@ -192,7 +223,7 @@ impl Connection {
         let conn = Arc::new(Self {
             server,
             out,
-            pending: Mutex::new(HashMap::new()),
+            pending: Mutex::new(HashMap::default()),
             deadlines: Mutex::new(Deadlines::default()),
             rearm: Arc::new(tokio::sync::Notify::new()),
             next_id: AtomicU64::new(1),
@@ -280,10 +311,11 @@ impl Connection {
     /// `owner` is told how it ended, once, whether it was answered, timed
     /// out, cancelled ([`Connection::cancel`]) or cut off by a close. That
     /// spares a task per call on the proxy's hot path.
+    /// `write_params` appends the request's params (JSON text) given its id.
     pub async fn start_detached(
         &self,
         method: &str,
-        params: impl FnOnce(u64) -> Option<String>,
+        write_params: impl FnOnce(u64, &mut Vec<u8>),
         progress: Option<ProgressRoute>,
         direct: DirectReply,
         timeout: Duration,
@@ -297,7 +329,10 @@ impl Connection {
         {
             return detached.send(Err(CallError::Closed(reason)));
         }
-        if let Err(e) = self.send_request(id, method, params).await
+        let line = |buf: &mut Vec<u8>| {
+            jsonrpc::push_request_with(buf, id, method, |buf| write_params(id, buf));
+        };
+        if let Err(e) = self.send_line(line).await
             && let Some(p) = self.forget(id)
         {
             p.reply.send(Err(e));
@@ -318,7 +353,8 @@ impl Connection {
         let deadline = Instant::now() + timeout;
         {
             let mut pending = self.pending.lock().expect("pending table poisoned");
-            if let Some(reason) = self.closed_reason() {
+            if self.closed.borrow().is_some() {
+                let reason = self.closed_reason().unwrap_or_default();
                 return Err((reply, reason));
             }
             pending.insert(
@@ -344,7 +380,13 @@ impl Connection {
         params: impl FnOnce(u64) -> Option<String>,
     ) -> Result<(), CallError> {
         let params = params(id);
-        let line = |buf: &mut Vec<u8>| jsonrpc::push_request(buf, id, method, params.as_deref());
+        self.send_line(|buf: &mut Vec<u8>| {
+            jsonrpc::push_request(buf, id, method, params.as_deref());
+        })
+        .await
+    }
+
+    async fn send_line(&self, line: impl FnOnce(&mut Vec<u8>)) -> Result<(), CallError> {
         self.out
             .send_with(line)
             .await
@@ -603,9 +645,9 @@ impl Connection {
             let instead = direct.before.take().and_then(|before| before(outcome));
             let id = &direct.id;
             let line = |buf: &mut Vec<u8>| match (&instead, outcome) {
-                (Some(result), _) => jsonrpc::push_response(buf, id, result),
-                (None, Ok(result)) => jsonrpc::push_response(buf, id, result.get()),
-                (None, Err(error)) => jsonrpc::push_error_raw(buf, Some(id), error.get()),
+                (Some(result), _) => jsonrpc::push_result_for(buf, id, result),
+                (None, Ok(result)) => jsonrpc::push_result_for(buf, id, result.get()),
+                (None, Err(error)) => jsonrpc::push_error_for(buf, id, error.get()),
             };
             let _ = direct.sink.send_with(line).await;
             crate::wire::spin::answered();
@@ -826,13 +868,13 @@ mod tests {
     ) -> Arc<std::sync::Mutex<Vec<String>>> {
         let told = Arc::new(std::sync::Mutex::new(Vec::new()));
         let direct = DirectReply {
-            id: jsonrpc::raw("ide-1"),
+            id: "\"ide-1\"".into(),
             sink: ide.clone(),
             before: None,
         };
         conn.start_detached(
             "tools/call",
-            |_| Some("{}".into()),
+            |_, buf| buf.extend_from_slice(b"{}"),
             None,
             direct,
             timeout,

@@ -650,7 +650,7 @@ impl Manager {
         let mut map = self.prompt_names.lock().expect("prompt lock");
         let target = Target {
             upstream,
-            original: original.to_owned(),
+            original: original.into(),
         };
         let plain = names::expose(&up.name, up.prefix(), original, max);
         let name = match map.get(&plain) {
@@ -673,7 +673,7 @@ impl Manager {
                 let rest = exposed.strip_prefix(u.prefix())?.strip_prefix("__")?;
                 Some(Target {
                     upstream: u.index,
-                    original: rest.to_owned(),
+                    original: rest.into(),
                 })
             })
     }

@@ -36,7 +36,11 @@ async def elicit(context, params):
 
 
 async def main(url: str) -> None:
-    home = tempfile.mkdtemp(prefix="toolgate-conformance-")
+    with tempfile.TemporaryDirectory(prefix="toolgate-conformance-") as home:
+        await run(url, home)
+
+
+async def run(url: str, home: str) -> None:
     with open(os.path.join(home, "config.toml"), "w") as f:
         # list_wait: the first tools/list waits for the upstream even when
         # the machine is busy (the whole suite runs in parallel).
