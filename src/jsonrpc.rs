@@ -262,7 +262,7 @@ pub fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &[u8] {
 }
 
 /// Appends `n` in decimal.
-pub fn push_decimal(out: &mut Vec<u8>, n: u64) {
+fn push_decimal(out: &mut Vec<u8>, n: u64) {
     let mut digits = [0u8; 20];
     out.extend_from_slice(decimal(n, &mut digits));
 }
@@ -284,7 +284,7 @@ fn push_message(out: &mut Vec<u8>, id: Option<&[u8]>, method: &str, params: Opti
     out.extend_from_slice(b"}\n");
 }
 
-pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
     // Names and keys are plain ASCII in practice; fall back to serde for the rest.
     if s.bytes()
         .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')

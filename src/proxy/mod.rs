@@ -997,11 +997,12 @@ impl Front {
                 "tools/call",
                 |uid, buf| {
                     let mut token = [0u8; 20];
-                    let mut meta_text = Vec::with_capacity(meta_len + 24);
+                    let mut meta_text = Vec::new();
                     let mut replace: [(&str, &[u8]); 2] = [("", b""), ("", b"")];
                     let mut n = 0;
                     if let Some(meta) = &meta {
                         let token: &[u8] = jsonrpc::decimal(uid, &mut token);
+                        meta_text.reserve(meta_len + token.len());
                         jsonrpc::push_object(&mut meta_text, meta, &[("progressToken", token)]);
                         replace[n] = ("_meta", &meta_text);
                         n += 1;
@@ -1130,7 +1131,7 @@ impl Front {
         });
         conn.start(
             "tools/call",
-            |uid| Some(upstream_params(&members, None, has_progress, uid)),
+            |uid| Some(upstream_params(&members, has_progress, uid)),
             progress,
             direct,
             timeout,
@@ -2326,7 +2327,7 @@ impl Front {
             .conn
             .call(
                 method,
-                |uid| Some(upstream_params(&members, None, has_progress, uid)),
+                |uid| Some(upstream_params(&members, has_progress, uid)),
                 progress,
                 up.config.timeout(),
                 cancelled,
@@ -2419,26 +2420,16 @@ fn progress_route_in(meta: &[impl jsonrpc::Member], sink: &Arc<Outbound>) -> Opt
 
 /// The params as sent upstream. `progress`: the client's `_meta` has a
 /// progress token, which becomes toolgate's own (the upstream request id).
-/// `name`: the tool's name as the upstream knows it, JSON text, where it
-/// differs from the params' own.
-fn upstream_params(
-    members: &[impl jsonrpc::Member],
-    name: Option<&str>,
-    progress: bool,
-    id: u64,
-) -> String {
+fn upstream_params(members: &[impl jsonrpc::Member], progress: bool, id: u64) -> String {
     let meta = progress
         .then(|| jsonrpc::member(members, "_meta").and_then(|m| jsonrpc::shallow_borrowed(m).ok()))
         .flatten();
-    let name = name.map(|n| ("name", n));
     let Some(meta) = meta else {
-        return jsonrpc::unshallow_with(members, name.as_slice());
+        return jsonrpc::unshallow(members);
     };
     let token = id.to_string();
     let meta = jsonrpc::unshallow_with(&meta, &[("progressToken", &token)]);
-    let mut replace = vec![("_meta", meta.as_str())];
-    replace.extend(name);
-    jsonrpc::unshallow_with(members, &replace)
+    jsonrpc::unshallow_with(members, &[("_meta", &meta)])
 }
 
 /// A `tools/call` made outside `serve` (`toolgate call`), recorded in the

@@ -311,6 +311,7 @@ impl Connection {
     /// `owner` is told how it ended, once, whether it was answered, timed
     /// out, cancelled ([`Connection::cancel`]) or cut off by a close. That
     /// spares a task per call on the proxy's hot path.
+    ///
     /// `write_params` appends the request's params (JSON text) given its id.
     pub async fn start_detached(
         &self,
