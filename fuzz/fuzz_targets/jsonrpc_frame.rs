@@ -113,9 +113,23 @@ fn check_lines(what: &str, out: &[u8], responses_only: bool) {
 
 /// What the proxy and the upstream reader do with the members of a message.
 fn members(raw: &RawValue) {
+    let borrowed = jsonrpc::shallow_borrowed(raw);
     let Ok(mut m) = jsonrpc::shallow(raw) else {
+        assert!(borrowed.is_err(), "shallow_borrowed took what shallow refused");
         return;
     };
+    // The fast path's parse and rewrite: the same members, and JSON out.
+    let b = borrowed.expect("shallow_borrowed refused what shallow took");
+    assert_eq!(b.len(), m.len());
+    let mut out = Vec::new();
+    jsonrpc::push_object(&mut out, &b, &[("name", b"\"x\""), ("_meta", b"{}")]);
+    serde_json::from_slice::<Box<RawValue>>(&out).expect("push_object wrote invalid JSON");
+    if let Some(name) = jsonrpc::member(&b, "name") {
+        assert_eq!(
+            jsonrpc::str_value(name).map(|n| n.into_owned()),
+            serde_json::from_str::<String>(name.get()).ok()
+        );
+    }
     // Rewritten objects must stay JSON (the proxy `expect`s it).
     let back = jsonrpc::unshallow(&m);
     serde_json::from_str::<Box<RawValue>>(&back).expect("unshallow wrote invalid JSON");
@@ -249,7 +263,7 @@ async fn upstream(data: &[u8]) {
             .unwrap(),
     );
     let direct = DirectReply {
-        id: jsonrpc::raw("ide-2"),
+        id: "\"ide-2\"".into(),
         sink: ide.clone(),
         before: None,
     };
