@@ -115,7 +115,10 @@ fn check_lines(what: &str, out: &[u8], responses_only: bool) {
 fn members(raw: &RawValue) {
     let borrowed = jsonrpc::shallow_borrowed(raw);
     let Ok(mut m) = jsonrpc::shallow(raw) else {
-        assert!(borrowed.is_err(), "shallow_borrowed took what shallow refused");
+        assert!(
+            borrowed.is_err(),
+            "shallow_borrowed took what shallow refused"
+        );
         return;
     };
     // The fast path's parse and rewrite: the same members, and JSON out.
