@@ -238,13 +238,13 @@ pub fn push_request_with(
     method: &str,
     write_params: impl FnOnce(&mut Vec<u8>),
 ) {
-    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
-    push_decimal(out, id);
-    out.extend_from_slice(b",\"method\":");
-    push_json_str(out, method);
-    out.extend_from_slice(b",\"params\":");
-    write_params(out);
-    out.extend_from_slice(b"}\n");
+    let mut digits = [0u8; 20];
+    push_message_with(
+        out,
+        Some(decimal(id, &mut digits)),
+        method,
+        Some(write_params),
+    );
 }
 
 /// `n` in decimal digits, written at the end of `digits`.
@@ -261,14 +261,18 @@ pub fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &[u8] {
     &digits[at..]
 }
 
-/// Appends `n` in decimal.
-fn push_decimal(out: &mut Vec<u8>, n: u64) {
-    let mut digits = [0u8; 20];
-    out.extend_from_slice(decimal(n, &mut digits));
-}
-
 fn push_message(out: &mut Vec<u8>, id: Option<&[u8]>, method: &str, params: Option<&str>) {
     out.reserve(64 + id.map_or(0, <[u8]>::len) + method.len() + params.map_or(0, str::len));
+    let params = params.map(|p| move |out: &mut Vec<u8>| out.extend_from_slice(p.as_bytes()));
+    push_message_with(out, id, method, params);
+}
+
+fn push_message_with(
+    out: &mut Vec<u8>,
+    id: Option<&[u8]>,
+    method: &str,
+    write_params: Option<impl FnOnce(&mut Vec<u8>)>,
+) {
     out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",");
     if let Some(id) = id {
         out.extend_from_slice(b"\"id\":");
@@ -277,9 +281,9 @@ fn push_message(out: &mut Vec<u8>, id: Option<&[u8]>, method: &str, params: Opti
     }
     out.extend_from_slice(b"\"method\":");
     push_json_str(out, method);
-    if let Some(params) = params {
+    if let Some(write_params) = write_params {
         out.extend_from_slice(b",\"params\":");
-        out.extend_from_slice(params.as_bytes());
+        write_params(out);
     }
     out.extend_from_slice(b"}\n");
 }
@@ -356,14 +360,17 @@ pub fn unshallow_with(members: &[impl Member], replace: &[(&str, &str)]) -> Stri
             .sum::<usize>()
             + replace.iter().map(|(_, v)| v.len()).sum::<usize>(),
     );
-    let replace: Vec<(&str, &[u8])> = replace.iter().map(|(k, v)| (*k, v.as_bytes())).collect();
-    push_object(&mut out, members, &replace);
+    push_object(&mut out, members, replace);
     // Keys went through `push_json_str` and values are JSON text: UTF-8.
     String::from_utf8(out).expect("JSON text is UTF-8")
 }
 
 /// [`unshallow_with`], appending to `out`.
-pub fn push_object(out: &mut Vec<u8>, members: &[impl Member], replace: &[(&str, &[u8])]) {
+pub fn push_object(
+    out: &mut Vec<u8>,
+    members: &[impl Member],
+    replace: &[(&str, impl AsRef<[u8]>)],
+) {
     out.push(b'{');
     for (i, m) in members.iter().enumerate() {
         if i > 0 {
@@ -372,7 +379,7 @@ pub fn push_object(out: &mut Vec<u8>, members: &[impl Member], replace: &[(&str,
         push_json_str(out, m.name());
         out.push(b':');
         match replace.iter().find(|(key, _)| *key == m.name()) {
-            Some((_, value)) => out.extend_from_slice(value),
+            Some((_, value)) => out.extend_from_slice(value.as_ref()),
             None => out.extend_from_slice(m.value().get().as_bytes()),
         }
     }
@@ -746,7 +753,8 @@ mod tests {
             serde_json::from_str(r#"{"name":"x","arguments":{"a":1},"_meta":{"p":2}}"#).unwrap();
         let members = shallow_borrowed(&raw).unwrap();
         let mut out = Vec::new();
-        push_object(&mut out, &members, &[("name", br#""y""#), ("absent", b"1")]);
+        let replace: [(&str, &[u8]); 2] = [("name", br#""y""#), ("absent", b"1")];
+        push_object(&mut out, &members, &replace);
         assert_eq!(
             out,
             unshallow_with(&members, &[("name", r#""y""#)]).as_bytes()

@@ -125,7 +125,8 @@ fn members(raw: &RawValue) {
     let b = borrowed.expect("shallow_borrowed refused what shallow took");
     assert_eq!(b.len(), m.len());
     let mut out = Vec::new();
-    jsonrpc::push_object(&mut out, &b, &[("name", b"\"x\""), ("_meta", b"{}")]);
+    let replace: [(&str, &[u8]); 2] = [("name", b"\"x\""), ("_meta", b"{}")];
+    jsonrpc::push_object(&mut out, &b, &replace);
     serde_json::from_slice::<Box<RawValue>>(&out).expect("push_object wrote invalid JSON");
     if let Some(name) = jsonrpc::member(&b, "name") {
         assert_eq!(
